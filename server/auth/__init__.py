@@ -1,0 +1,1 @@
+"""Staff accounts: password hashing, tokens, sign-in throttling and console sign-in."""

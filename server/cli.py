@@ -1,0 +1,163 @@
+"""The ``haven`` command: serve, manage accounts, verify and export the event log."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from server.config import Config, ConfigError
+from server.errors import HavenError
+
+log = logging.getLogger("haven")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser for every ``haven`` sub-command."""
+    parser = argparse.ArgumentParser(prog="haven", description="Haven: a discreet way out.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("--host", help="interface to listen on (HAVEN_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (HAVEN_PORT)")
+    serve.add_argument("--data-dir", type=Path, help="data directory (HAVEN_DATA_DIR)")
+    serve.add_argument("--public-url", help="address users reach Haven at (HAVEN_PUBLIC_URL)")
+
+    user = sub.add_parser("user", help="manage staff accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="create an account (asks for the password)")
+    add.add_argument("--service", required=True, help="service slug (created if missing)")
+    add.add_argument("--role", required=True, choices=["facilitator", "lead", "admin"])
+    add.add_argument("email")
+    passwd = user_sub.add_parser("passwd", help="set an account's password")
+    passwd.add_argument("email")
+    for p in (add, passwd):
+        p.add_argument("--data-dir", type=Path)
+
+    audit = sub.add_parser("audit", help="verify or export the event log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="exit 0 if the log is intact, 1 if not")
+    export = audit_sub.add_parser("export", help="write a session's events as JSON lines")
+    export.add_argument("--session", required=True)
+    for p in (verify, export):
+        p.add_argument("--data-dir", type=Path)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``haven`` command line; the only place that reads the environment."""
+    args = build_parser().parse_args(argv)
+    try:
+        config = Config.from_env(
+            os.environ,
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            data_dir=getattr(args, "data_dir", None),
+            public_url=getattr(args, "public_url", None),
+        )
+    except ConfigError as exc:
+        print(f"haven: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("aioice").setLevel(logging.WARNING)
+    try:
+        if args.command == "serve":
+            return serve(config)
+        if args.command == "user":
+            return asyncio.run(_user(config, args))
+        return asyncio.run(_audit(config, args))
+    except HavenError as exc:
+        print(f"haven: {exc.message}", file=sys.stderr)
+        return 1
+
+
+def serve(config: Config) -> int:
+    """Run the server until SIGINT or SIGTERM, then shut down within a few seconds."""
+    from aiohttp import web
+
+    from server.app import DEMO_LINK, create_app
+
+    app = create_app(config)
+
+    async def announce(app: web.Application) -> None:
+        print(f"Haven is running at {config.base_url}/", flush=True)
+        for link in app[DEMO_LINK]:
+            print(
+                "First start: a demo service was created. Sign in as its facilitator with this "
+                f"one-time link:\n\n    {link}\n",
+                flush=True,
+            )
+
+    app.on_startup.append(announce)
+    web.run_app(
+        app,
+        host=config.host,
+        port=config.port,
+        shutdown_timeout=5,
+        print=None,
+        access_log=None,
+        handle_signals=True,
+    )
+    return 0
+
+
+async def _user(config: Config, args: argparse.Namespace) -> int:
+    from server.accounts import Accounts
+    from server.auth.passwords import Passwords
+    from server.store.factory import make_store
+
+    store = make_store(config)
+    await store.open()
+    try:
+        accounts = Accounts(store, Passwords(), config)
+        password = _ask_password()
+        if args.user_command == "add":
+            if await store.service_by_slug(args.service) is None:
+                await accounts.create_service(args.service, args.service)
+            await accounts.add_user(args.service, args.role, args.email, password)
+            print(f"Created the {args.role} account {args.email} in {args.service}.")
+        else:
+            await accounts.change_password(args.email, password)
+            print(f"Changed the password of {args.email}; it is signed out everywhere.")
+        return 0
+    finally:
+        await store.close()
+
+
+def _ask_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise HavenError("The two passwords differ.")
+    return first
+
+
+async def _audit(config: Config, args: argparse.Namespace) -> int:
+    from server.audit import verify
+    from server.store.factory import audit_key, make_store
+
+    if not config.database_url and not (config.data_dir / "haven.sqlite3").exists():
+        print(f"haven: there is no Haven database in {config.data_dir}.", file=sys.stderr)
+        return 1
+    key = audit_key(config)
+    store = make_store(config)
+    await store.open(read_only=True)
+    try:
+        if args.audit_command == "verify":
+            verdict = await verify(store, key.secret, key.last_head())
+            print(verdict.describe())
+            return 0 if verdict.ok else 1
+        for record in await store.events(session_id=args.session, limit=10**9):
+            print(json.dumps(record.to_json(), sort_keys=True))
+        return 0
+    finally:
+        await store.close()

@@ -1,0 +1,20 @@
+"""Durable state and the tamper-evident event log."""
+
+from __future__ import annotations
+
+from server.store.base import AuditKey, OutboxItem, SignalWrite, Store, StoreError, WebhookBody
+from server.store.chain import EventRecord
+from server.store.events import EVENT_TYPES, EventType, NewEvent
+
+__all__ = [
+    "EVENT_TYPES",
+    "AuditKey",
+    "EventRecord",
+    "EventType",
+    "NewEvent",
+    "OutboxItem",
+    "SignalWrite",
+    "Store",
+    "StoreError",
+    "WebhookBody",
+]

@@ -1,0 +1,837 @@
+"""The embedded store: one SQLite database in WAL mode with ``synchronous=FULL``.
+
+Every write is one short transaction on the event-loop thread: a durable commit costs well under a
+millisecond here, and running it inline keeps one writer order without locks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from server.models import (
+    Alert,
+    Checkpoint,
+    Invite,
+    Login,
+    Participant,
+    Service,
+    Session,
+    User,
+)
+from server.store.base import (
+    AuditKey,
+    OutboxItem,
+    SignalWrite,
+    Store,
+    StoreError,
+    WebhookBody,
+)
+from server.store.chain import GENESIS_HASH, EventRecord, checkpoint_mac
+from server.store.events import NewEvent
+
+log = logging.getLogger(__name__)
+
+
+class SqliteStore(Store):
+    """The store on a local SQLite file; the only owner of its connection."""
+
+    def __init__(self, path: Path, audit_key: AuditKey, *, checkpoint_every: int = 100) -> None:
+        self._path = path
+        self._key = audit_key
+        self._checkpoint_every = checkpoint_every
+        self._db: sqlite3.Connection | None = None
+        self._read_only = False
+        self._head: tuple[int, str] = (0, GENESIS_HASH)
+
+    async def open(self, *, read_only: bool = False) -> None:
+        """Open the database, create the schema if needed and load the log's head."""
+        if self._db is not None:
+            return
+        self._read_only = read_only
+        if read_only:
+            db = sqlite3.connect(
+                f"{self._path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
+            )
+        else:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA busy_timeout=5000")
+        if not read_only:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.executescript(resources.files("server.store").joinpath("schema.sql").read_text())
+        self._db = db
+        row = db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        if row:
+            self._head = (row["seq"], row["hash"])
+
+    async def close(self) -> None:
+        """Write a final checkpoint and close the database; closing twice is harmless."""
+        if self._db is None:
+            return
+        if not self._read_only and self._head[0] and not self._checkpointed(self._head[0]):
+            with self._tx() as db:
+                self._write_checkpoint(db)
+        self._db.close()
+        self._db = None
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreError("The store is not open.")
+        return self._db
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._conn
+        head = self._head
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            self._head = head
+            raise
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            db.execute("ROLLBACK")
+            self._head = head
+            raise StoreError("The database refused the write.") from exc
+
+    def _append(self, db: sqlite3.Connection, events: Sequence[NewEvent]) -> list[EventRecord]:
+        records = []
+        for event in events:
+            seq, prev = self._head
+            record = EventRecord(
+                seq=seq + 1,
+                ts=time.time(),
+                service_id=event.service_id,
+                session_id=event.session_id,
+                actor=event.actor,
+                type=event.type,
+                payload=event.payload,
+                prev_hash=prev,
+            )
+            record = EventRecord(**{**record.body(), "hash": record.computed_hash()})
+            db.execute(
+                "INSERT INTO events (seq, ts, service_id, session_id, actor, type, payload,"
+                " prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    record.seq,
+                    record.ts,
+                    record.service_id,
+                    record.session_id,
+                    record.actor,
+                    record.type,
+                    json.dumps(record.payload, sort_keys=True),
+                    record.prev_hash,
+                    record.hash,
+                ),
+            )
+            self._head = (record.seq, record.hash)
+            records.append(record)
+            if record.seq % self._checkpoint_every == 0:
+                self._write_checkpoint(db)
+        return records
+
+    def _write_checkpoint(self, db: sqlite3.Connection) -> Checkpoint:
+        seq, head = self._head
+        checkpoint = Checkpoint(seq, head, checkpoint_mac(self._key.secret, seq, head), time.time())
+        db.execute(
+            "INSERT OR REPLACE INTO checkpoints (seq, head_hash, mac, at) VALUES (?,?,?,?)",
+            (checkpoint.seq, checkpoint.head_hash, checkpoint.mac, checkpoint.at),
+        )
+        self._key.record_head(checkpoint)
+        return checkpoint
+
+    def _checkpointed(self, seq: int) -> bool:
+        row = self._conn.execute("SELECT 1 FROM checkpoints WHERE seq = ?", (seq,)).fetchone()
+        return row is not None
+
+    def _write(self, sql: str, params: Sequence[Any], events: Sequence[NewEvent]) -> int:
+        with self._tx() as db:
+            changed = db.execute(sql, params).rowcount
+            if changed:
+                self._append(db, events)
+            return changed
+
+    # -- events ---------------------------------------------------------------------------------
+
+    async def append(self, *events: NewEvent) -> list[EventRecord]:
+        """Append events durably, in order, in one transaction."""
+        with self._tx() as db:
+            return self._append(db, events)
+
+    async def events(
+        self, *, session_id: str | None = None, after_seq: int = 0, limit: int = 10_000
+    ) -> list[EventRecord]:
+        """Return the log's events in order, optionally for one session."""
+        sql = "SELECT * FROM events WHERE seq > ?"
+        params: list[Any] = [after_seq]
+        if session_id is not None:
+            sql += " AND session_id = ?"
+            params.append(session_id)
+        rows = self._conn.execute(sql + " ORDER BY seq LIMIT ?", (*params, limit)).fetchall()
+        return [_event(r) for r in rows]
+
+    async def checkpoints(self) -> list[Checkpoint]:
+        """Return every checkpoint, oldest first."""
+        rows = self._conn.execute("SELECT * FROM checkpoints ORDER BY seq").fetchall()
+        return [Checkpoint(r["seq"], r["head_hash"], r["mac"], r["at"]) for r in rows]
+
+    # -- services and users ---------------------------------------------------------------------
+
+    async def create_service(self, service: Service, events: Sequence[NewEvent]) -> None:
+        """Create a service."""
+        self._write(
+            "INSERT INTO services (id, slug, name, settings, created_at) VALUES (?,?,?,?,?)",
+            (service.id, service.slug, service.name, json.dumps(service.settings), time.time()),
+            events,
+        )
+
+    async def service(self, service_id: str) -> Service | None:
+        """Return the service with this id."""
+        row = self._conn.execute("SELECT * FROM services WHERE id = ?", (service_id,)).fetchone()
+        return _service(row) if row else None
+
+    async def service_by_slug(self, slug: str) -> Service | None:
+        """Return the service with this slug."""
+        row = self._conn.execute("SELECT * FROM services WHERE slug = ?", (slug,)).fetchone()
+        return _service(row) if row else None
+
+    async def update_service_settings(self, service_id: str, settings: dict[str, Any]) -> None:
+        """Replace a service's settings."""
+        self._write(
+            "UPDATE services SET settings = ? WHERE id = ?",
+            (json.dumps(settings), service_id),
+            (),
+        )
+
+    async def create_user(self, user: User, events: Sequence[NewEvent]) -> None:
+        """Create a staff account; raises StoreError if the email is taken."""
+        try:
+            self._write(
+                "INSERT INTO users (id, service_id, email, role, password_hash, created_at)"
+                " VALUES (?,?,?,?,?,?)",
+                (user.id, user.service_id, user.email, user.role, user.password_hash, time.time()),
+                events,
+            )
+        except sqlite3.IntegrityError:
+            raise StoreError(f"An account with the email {user.email} already exists.") from None
+
+    async def user(self, user_id: str) -> User | None:
+        """Return the account with this id."""
+        row = self._conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+        return _user(row) if row else None
+
+    async def user_by_email(self, email: str) -> User | None:
+        """Return the account with this email."""
+        row = self._conn.execute(
+            "SELECT * FROM users WHERE email = ?", (email.strip().lower(),)
+        ).fetchone()
+        return _user(row) if row else None
+
+    async def users(self, service_id: str) -> list[User]:
+        """Return every account of a service."""
+        rows = self._conn.execute(
+            "SELECT * FROM users WHERE service_id = ? ORDER BY created_at", (service_id,)
+        ).fetchall()
+        return [_user(r) for r in rows]
+
+    async def set_password(
+        self, user_id: str, password_hash: str, events: Sequence[NewEvent]
+    ) -> None:
+        """Replace an account's password hash and sign it out everywhere."""
+        with self._tx() as db:
+            db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+            db.execute("DELETE FROM logins WHERE user_id = ?", (user_id,))
+            self._append(db, events)
+
+    async def set_on_duty(self, user_id: str, on_duty: bool, events: Sequence[NewEvent]) -> None:
+        """Mark a safeguarding lead on or off duty."""
+        self._write("UPDATE users SET on_duty = ? WHERE id = ?", (int(on_duty), user_id), events)
+
+    async def login_failures_since(self, user_id: str, since: float) -> list[float]:
+        """Return the times of an account's failed sign-ins since ``since``, oldest first."""
+        rows = self._conn.execute(
+            "SELECT at FROM login_failures WHERE user_id = ? AND at >= ? ORDER BY at",
+            (user_id, since),
+        ).fetchall()
+        return [r["at"] for r in rows]
+
+    async def add_login_failure(self, user_id: str, at: float) -> None:
+        """Record a failed sign-in and forget those older than a day."""
+        with self._tx() as db:
+            db.execute("INSERT INTO login_failures (user_id, at) VALUES (?, ?)", (user_id, at))
+            db.execute("DELETE FROM login_failures WHERE at < ?", (at - 86400,))
+
+    async def clear_login_failures(self, user_id: str) -> None:
+        """Forget an account's failed sign-ins after a successful one."""
+        self._write("DELETE FROM login_failures WHERE user_id = ?", (user_id,), ())
+
+    # -- console sign-in ------------------------------------------------------------------------
+
+    async def create_login(self, login: Login, events: Sequence[NewEvent]) -> None:
+        """Store a new signed-in console."""
+        self._write(
+            "INSERT INTO logins (token_hash, user_id, csrf_token, created_at, last_seen)"
+            " VALUES (?,?,?,?,?)",
+            (login.token_hash, login.user_id, login.csrf_token, login.created_at, login.last_seen),
+            events,
+        )
+
+    async def login(self, token_hash: str) -> Login | None:
+        """Return the signed-in console with this cookie hash."""
+        row = self._conn.execute(
+            "SELECT * FROM logins WHERE token_hash = ?", (token_hash,)
+        ).fetchone()
+        if row is None:
+            return None
+        return Login(
+            row["token_hash"],
+            row["user_id"],
+            row["csrf_token"],
+            row["created_at"],
+            row["last_seen"],
+        )
+
+    async def touch_login(self, token_hash: str, now: float) -> None:
+        """Record activity on a signed-in console."""
+        self._write("UPDATE logins SET last_seen = ? WHERE token_hash = ?", (now, token_hash), ())
+
+    async def delete_login(self, token_hash: str) -> None:
+        """Sign a console out."""
+        self._write("DELETE FROM logins WHERE token_hash = ?", (token_hash,), ())
+
+    async def create_signin_link(self, token_hash: str, user_id: str, expires_at: float) -> None:
+        """Store a one-time sign-in link."""
+        self._write(
+            "INSERT INTO signin_links (token_hash, user_id, expires_at) VALUES (?,?,?)",
+            (token_hash, user_id, expires_at),
+            (),
+        )
+
+    async def use_signin_link(self, token_hash: str, now: float) -> str | None:
+        """Spend a one-time sign-in link and return its account id, or None if it is not valid."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT user_id FROM signin_links WHERE token_hash = ? AND used_at IS NULL"
+                " AND expires_at > ?",
+                (token_hash, now),
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                "UPDATE signin_links SET used_at = ? WHERE token_hash = ?", (now, token_hash)
+            )
+            return str(row["user_id"])
+
+    # -- sessions, invites, participants --------------------------------------------------------
+
+    async def create_session(self, session: Session, events: Sequence[NewEvent]) -> None:
+        """Create a session."""
+        self._write(
+            "INSERT INTO sessions (id, service_id, kind, title, facilitator_id, co_facilitator_id,"
+            " locked, created_at) VALUES (?,?,?,?,?,?,0,?)",
+            (
+                session.id,
+                session.service_id,
+                session.kind,
+                session.title,
+                session.facilitator_id,
+                session.co_facilitator_id,
+                session.created_at,
+            ),
+            events,
+        )
+
+    async def session(self, session_id: str) -> Session | None:
+        """Return the session with this id."""
+        row = self._conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return _session(row) if row else None
+
+    async def sessions(self, service_id: str) -> list[Session]:
+        """Return a service's sessions, newest first."""
+        rows = self._conn.execute(
+            "SELECT * FROM sessions WHERE service_id = ? ORDER BY created_at DESC", (service_id,)
+        ).fetchall()
+        return [_session(r) for r in rows]
+
+    async def set_session_locked(
+        self, session_id: str, locked: bool, events: Sequence[NewEvent]
+    ) -> None:
+        """Lock or unlock a session."""
+        self._write(
+            "UPDATE sessions SET locked = ? WHERE id = ? AND ended_at IS NULL",
+            (int(locked), session_id),
+            events,
+        )
+
+    async def end_session(self, session_id: str, now: float, events: Sequence[NewEvent]) -> bool:
+        """End a session once; return False if it had already ended."""
+        with self._tx() as db:
+            changed = db.execute(
+                "UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
+                (now, session_id),
+            ).rowcount
+            if not changed:
+                return False
+            db.execute(
+                "UPDATE participants SET status = 'left' WHERE session_id = ?"
+                " AND status IN ('waiting', 'admitted')",
+                (session_id,),
+            )
+            db.execute(
+                "UPDATE invites SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL",
+                (now, session_id),
+            )
+            self._append(db, events)
+            return True
+
+    async def create_invite(
+        self, invite: Invite, token_hash: str, events: Sequence[NewEvent]
+    ) -> None:
+        """Create an invite."""
+        self._write(
+            "INSERT INTO invites (id, session_id, token_hash, label, expires_at, pin_hash,"
+            " duress_pin_hash, safety_plan, safe_word, spoken_phrase, spoken_opt_in, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                invite.id,
+                invite.session_id,
+                token_hash,
+                invite.label,
+                invite.expires_at,
+                invite.pin_hash,
+                invite.duress_pin_hash,
+                invite.safety_plan,
+                invite.safe_word,
+                invite.spoken_phrase,
+                int(invite.spoken_opt_in),
+                time.time(),
+            ),
+            events,
+        )
+
+    async def invite(self, invite_id: str) -> Invite | None:
+        """Return the invite with this id."""
+        row = self._conn.execute("SELECT * FROM invites WHERE id = ?", (invite_id,)).fetchone()
+        return _invite(row) if row else None
+
+    async def invite_by_token(self, token_hash: str) -> Invite | None:
+        """Return the invite whose token hashes to ``token_hash``."""
+        row = self._conn.execute(
+            "SELECT * FROM invites WHERE token_hash = ?", (token_hash,)
+        ).fetchone()
+        return _invite(row) if row else None
+
+    async def invites(self, session_id: str) -> list[Invite]:
+        """Return a session's invites, oldest first."""
+        rows = self._conn.execute(
+            "SELECT * FROM invites WHERE session_id = ? ORDER BY created_at", (session_id,)
+        ).fetchall()
+        return [_invite(r) for r in rows]
+
+    async def update_invite(self, invite: Invite, events: Sequence[NewEvent]) -> None:
+        """Save an invite's safety arrangements, PINs and PIN-failure state."""
+        self._write(
+            "UPDATE invites SET label = ?, pin_hash = ?, duress_pin_hash = ?, safety_plan = ?,"
+            " safe_word = ?, spoken_phrase = ?, spoken_opt_in = ?, pin_failures = ?,"
+            " locked_until = ?, revoked_at = ? WHERE id = ?",
+            (
+                invite.label,
+                invite.pin_hash,
+                invite.duress_pin_hash,
+                invite.safety_plan,
+                invite.safe_word,
+                invite.spoken_phrase,
+                int(invite.spoken_opt_in),
+                invite.pin_failures,
+                invite.locked_until,
+                invite.revoked_at,
+                invite.id,
+            ),
+            events,
+        )
+
+    async def redeem_invite(
+        self, participant: Participant, token_hash: str, now: float, events: Sequence[NewEvent]
+    ) -> bool:
+        """Spend an invite on a new waiting participant; return False if it was already spent."""
+        with self._tx() as db:
+            changed = db.execute(
+                "UPDATE invites SET used_at = ? WHERE id = ? AND used_at IS NULL"
+                " AND revoked_at IS NULL",
+                (now, participant.invite_id),
+            ).rowcount
+            if not changed:
+                return False
+            db.execute(
+                "INSERT INTO participants (id, session_id, invite_id, token_hash, display_name,"
+                " camera_off, status, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    participant.id,
+                    participant.session_id,
+                    participant.invite_id,
+                    token_hash,
+                    participant.display_name,
+                    int(participant.camera_off),
+                    participant.status,
+                    now,
+                ),
+            )
+            self._append(db, events)
+            return True
+
+    async def participant(self, participant_id: str) -> Participant | None:
+        """Return the participant with this id."""
+        row = self._conn.execute(
+            "SELECT * FROM participants WHERE id = ?", (participant_id,)
+        ).fetchone()
+        return _participant(row) if row else None
+
+    async def participant_by_token(self, token_hash: str) -> Participant | None:
+        """Return the participant whose capability token hashes to ``token_hash``."""
+        row = self._conn.execute(
+            "SELECT * FROM participants WHERE token_hash = ?", (token_hash,)
+        ).fetchone()
+        return _participant(row) if row else None
+
+    async def participant_by_invite(self, invite_id: str) -> Participant | None:
+        """Return the participant who redeemed this invite, if any."""
+        row = self._conn.execute(
+            "SELECT * FROM participants WHERE invite_id = ?", (invite_id,)
+        ).fetchone()
+        return _participant(row) if row else None
+
+    async def participants(self, session_id: str) -> list[Participant]:
+        """Return a session's participants in arrival order."""
+        rows = self._conn.execute(
+            "SELECT * FROM participants WHERE session_id = ? ORDER BY created_at", (session_id,)
+        ).fetchall()
+        return [_participant(r) for r in rows]
+
+    async def set_participant_status(
+        self,
+        participant_id: str,
+        status: str,
+        events: Sequence[NewEvent],
+        *,
+        only_from: Sequence[str] = ("waiting", "admitted"),
+    ) -> bool:
+        """Move a participant to ``status`` if it is currently one of ``only_from``."""
+        marks = ",".join("?" * len(only_from))
+        return bool(
+            self._write(
+                f"UPDATE participants SET status = ? WHERE id = ? AND status IN ({marks})",  # noqa: S608
+                (status, participant_id, *only_from),
+                events,
+            )
+        )
+
+    async def revoke_invite(self, invite_id: str, now: float, events: Sequence[NewEvent]) -> None:
+        """Revoke an invite so it can never be used again."""
+        self._write(
+            "UPDATE invites SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?",
+            (now, invite_id),
+            events,
+        )
+
+    # -- signals and alerts ---------------------------------------------------------------------
+
+    async def record_signal(self, write: SignalWrite) -> bool:
+        """Commit a signal and all its consequences at once; False if its id was already seen."""
+        with self._tx() as db:
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO signals (subject_id, signal_id, kind, source, channel,"
+                " received_at) VALUES (?,?,?,?,?,?)",
+                (
+                    write.subject_id,
+                    write.signal_id,
+                    write.kind,
+                    write.source,
+                    write.channel,
+                    write.received_at,
+                ),
+            ).rowcount
+            if not inserted:
+                return False
+            if write.participant_id is not None:
+                db.execute(
+                    "UPDATE participants SET paused_reason = ? WHERE id = ?",
+                    (write.paused_reason, write.participant_id),
+                )
+            for alert in write.alerts:
+                self._save_alert(db, alert)
+            for body in write.webhooks:
+                self._enqueue_webhook(db, body)
+            self._append(db, write.events)
+            return True
+
+    async def signal_seen(self, subject_id: str, signal_id: str) -> bool:
+        """Tell whether a signal with this id was already recorded for this subject."""
+        row = self._conn.execute(
+            "SELECT 1 FROM signals WHERE subject_id = ? AND signal_id = ?",
+            (subject_id, signal_id),
+        ).fetchone()
+        return row is not None
+
+    async def set_paused(
+        self, participant_id: str, reason: str | None, events: Sequence[NewEvent]
+    ) -> None:
+        """Set a participant's pause state outside a client signal (a facilitator's pause)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE participants SET paused_reason = ? WHERE id = ?", (reason, participant_id)
+            )
+            self._append(db, events)
+
+    async def save_alert(
+        self, alert: Alert, events: Sequence[NewEvent], webhooks: Sequence[WebhookBody] = ()
+    ) -> None:
+        """Save an alert's new state with the events that explain it."""
+        with self._tx() as db:
+            self._save_alert(db, alert)
+            for body in webhooks:
+                self._enqueue_webhook(db, body)
+            self._append(db, events)
+
+    def _save_alert(self, db: sqlite3.Connection, alert: Alert) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO alerts (id, service_id, session_id, participant_id, signal_id,"
+            " kind, source, status, escalated, raised_at, delivered_to, acknowledged_by,"
+            " acknowledged_at, resolved_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                alert.id,
+                alert.service_id,
+                alert.session_id,
+                alert.participant_id,
+                alert.signal_id,
+                alert.kind,
+                alert.source,
+                alert.status,
+                int(alert.escalated),
+                alert.raised_at,
+                json.dumps(list(alert.delivered_to)),
+                alert.acknowledged_by,
+                alert.acknowledged_at,
+                alert.resolved_at,
+            ),
+        )
+
+    async def alert(self, alert_id: str) -> Alert | None:
+        """Return the alert with this id."""
+        row = self._conn.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        return _alert(row) if row else None
+
+    async def open_alerts(
+        self, *, service_id: str | None = None, session_id: str | None = None
+    ) -> list[Alert]:
+        """Return every alert not yet resolved, oldest first, for a service or a session."""
+        sql = "SELECT * FROM alerts WHERE status != 'resolved'"
+        params: list[Any] = []
+        if service_id is not None:
+            sql += " AND service_id = ?"
+            params.append(service_id)
+        if session_id is not None:
+            sql += " AND session_id = ?"
+            params.append(session_id)
+        rows = self._conn.execute(sql + " ORDER BY raised_at", params).fetchall()
+        return [_alert(r) for r in rows]
+
+    async def alerts(self, session_id: str) -> list[Alert]:
+        """Return every alert of a session, oldest first."""
+        rows = self._conn.execute(
+            "SELECT * FROM alerts WHERE session_id = ? ORDER BY raised_at", (session_id,)
+        ).fetchall()
+        return [_alert(r) for r in rows]
+
+    # -- webhooks -------------------------------------------------------------------------------
+
+    def _enqueue_webhook(self, db: sqlite3.Connection, body: WebhookBody) -> None:
+        db.execute(
+            "INSERT OR IGNORE INTO webhook_outbox (id, service_id, event_type, body,"
+            " next_attempt_at, created_at) VALUES (?,?,?,?,?,?)",
+            (body.id, body.service_id, body.event_type, json.dumps(body.data), body.at, body.at),
+        )
+
+    async def due_webhooks(self, now: float, limit: int = 50) -> list[OutboxItem]:
+        """Return webhook deliveries due now, oldest first."""
+        rows = self._conn.execute(
+            "SELECT * FROM webhook_outbox WHERE delivered_at IS NULL AND given_up_at IS NULL"
+            " AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        return [_outbox(r) for r in rows]
+
+    async def webhook_attempted(
+        self, item: OutboxItem, *, delivered_at: float | None, retry_at: float | None, error: str
+    ) -> None:
+        """Record one delivery attempt: delivered, to retry at ``retry_at``, or given up."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE webhook_outbox SET attempts = attempts + 1, delivered_at = ?,"
+                " next_attempt_at = COALESCE(?, next_attempt_at), given_up_at = ?, last_error = ?"
+                " WHERE id = ?",
+                (
+                    delivered_at,
+                    retry_at,
+                    None if delivered_at or retry_at else time.time(),
+                    error,
+                    item.id,
+                ),
+            )
+
+    async def webhook_attempts(self, service_id: str) -> list[OutboxItem]:
+        """Return a service's webhook deliveries, newest first, for its admin."""
+        rows = self._conn.execute(
+            "SELECT * FROM webhook_outbox WHERE service_id = ? ORDER BY created_at DESC LIMIT 200",
+            (service_id,),
+        ).fetchall()
+        return [_outbox(r) for r in rows]
+
+    # -- retention ------------------------------------------------------------------------------
+
+    async def purge_personal_data(self, ended_before: float) -> int:
+        """Blank names, safety plans and safe words of sessions that ended before the cut-off."""
+        with self._tx() as db:
+            ids = [
+                r["id"]
+                for r in db.execute(
+                    "SELECT id FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?",
+                    (ended_before,),
+                )
+            ]
+            for session_id in ids:
+                db.execute(
+                    "UPDATE participants SET display_name = '' WHERE session_id = ?", (session_id,)
+                )
+                db.execute(
+                    "UPDATE invites SET safety_plan = '', safe_word = '', spoken_phrase = '',"
+                    " pin_hash = NULL, duress_pin_hash = NULL WHERE session_id = ?",
+                    (session_id,),
+                )
+            db.execute("DELETE FROM logins WHERE last_seen < ?", (ended_before,))
+            db.execute("DELETE FROM signin_links WHERE expires_at < ?", (ended_before,))
+            return len(ids)
+
+
+def _service(row: sqlite3.Row) -> Service:
+    return Service(row["id"], row["slug"], row["name"], json.loads(row["settings"]))
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(
+        row["id"],
+        row["service_id"],
+        row["email"],
+        row["role"],
+        row["password_hash"],
+        bool(row["on_duty"]),
+    )
+
+
+def _session(row: sqlite3.Row) -> Session:
+    return Session(
+        row["id"],
+        row["service_id"],
+        row["kind"],
+        row["title"],
+        row["facilitator_id"],
+        row["co_facilitator_id"],
+        bool(row["locked"]),
+        row["created_at"],
+        row["ended_at"],
+    )
+
+
+def _invite(row: sqlite3.Row) -> Invite:
+    return Invite(
+        id=row["id"],
+        session_id=row["session_id"],
+        label=row["label"],
+        expires_at=row["expires_at"],
+        pin_hash=row["pin_hash"],
+        duress_pin_hash=row["duress_pin_hash"],
+        pin_failures=row["pin_failures"],
+        locked_until=row["locked_until"],
+        revoked_at=row["revoked_at"],
+        used_at=row["used_at"],
+        safety_plan=row["safety_plan"],
+        safe_word=row["safe_word"],
+        spoken_phrase=row["spoken_phrase"],
+        spoken_opt_in=bool(row["spoken_opt_in"]),
+    )
+
+
+def _participant(row: sqlite3.Row) -> Participant:
+    return Participant(
+        row["id"],
+        row["session_id"],
+        row["invite_id"],
+        row["display_name"],
+        bool(row["camera_off"]),
+        row["status"],
+        row["paused_reason"],
+    )
+
+
+def _alert(row: sqlite3.Row) -> Alert:
+    return Alert(
+        id=row["id"],
+        service_id=row["service_id"],
+        session_id=row["session_id"],
+        participant_id=row["participant_id"],
+        signal_id=row["signal_id"],
+        kind=row["kind"],
+        source=row["source"],
+        status=row["status"],
+        escalated=bool(row["escalated"]),
+        raised_at=row["raised_at"],
+        delivered_to=tuple(json.loads(row["delivered_to"])),
+        acknowledged_by=row["acknowledged_by"],
+        acknowledged_at=row["acknowledged_at"],
+        resolved_at=row["resolved_at"],
+    )
+
+
+def _event(row: sqlite3.Row) -> EventRecord:
+    return EventRecord(
+        seq=row["seq"],
+        ts=row["ts"],
+        service_id=row["service_id"],
+        session_id=row["session_id"],
+        actor=row["actor"],
+        type=row["type"],
+        payload=json.loads(row["payload"]),
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+def _outbox(row: sqlite3.Row) -> OutboxItem:
+    return OutboxItem(
+        id=row["id"],
+        service_id=row["service_id"],
+        event_type=row["event_type"],
+        data=json.loads(row["body"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        created_at=row["created_at"],
+        delivered_at=row["delivered_at"],
+        given_up_at=row["given_up_at"],
+        last_error=row["last_error"],
+    )

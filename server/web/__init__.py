@@ -1,0 +1,1 @@
+"""The HTTP side: security headers, REST routes and the pages."""

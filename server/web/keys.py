@@ -1,0 +1,15 @@
+"""Typed application keys: the application's state, with no module-level singletons."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.accounts import Accounts
+from server.config import Config
+from server.sessions import Sessions
+from server.store import Store
+
+CONFIG = web.AppKey("config", Config)
+STORE = web.AppKey("store", Store)
+ACCOUNTS = web.AppKey("accounts", Accounts)
+SESSIONS = web.AppKey("sessions", Sessions)
