@@ -13,12 +13,13 @@ from server.accounts import Accounts
 from server.auth.passwords import Passwords
 from server.config import Config
 from server.realtime import ClientNamespace, ConsoleNamespace, SocketHub, create_sio
+from server.safety import Gate, NoGate, Safety
 from server.sessions import Sessions
 from server.store import Store
 from server.store.factory import make_store
-from server.web import auth_routes, client_api, console_api, pages
+from server.web import auth_routes, client_api, console_api, page_api, pages, safety_api
 from server.web.common import error_middleware
-from server.web.keys import ACCOUNTS, CONFIG, SESSIONS, STORE
+from server.web.keys import ACCOUNTS, CONFIG, SAFETY, SESSIONS, STORE
 from server.web.security import security_middleware
 
 log = logging.getLogger(__name__)
@@ -31,10 +32,14 @@ def create_app(
     store: Store | None = None,
     passwords: Passwords | None = None,
     clock: Callable[[], float] = time.time,
+    gate: Gate | None = None,
 ) -> web.Application:
     """Build the Haven application for ``config``; nothing is opened until it starts."""
     app = web.Application(
-        middlewares=[security_middleware(config), error_middleware],
+        middlewares=[
+            security_middleware(config, frozenset({safety_api.SIGNAL_PATH})),
+            error_middleware,
+        ],
         client_max_size=config.max_message_bytes,
     )
     store = store or make_store(config)
@@ -43,17 +48,19 @@ def create_app(
     hub = SocketHub(sio)
     accounts = Accounts(store, passwords, config, clock)
     sessions = Sessions(store, passwords, config, hub, clock)
+    safety = Safety(store, hub, passwords, config, gate or NoGate(), clock)
     app[CONFIG] = config
     app[STORE] = store
     app[ACCOUNTS] = accounts
     app[SESSIONS] = sessions
+    app[SAFETY] = safety
     app[DEMO_LINK] = []
 
-    sio.register_namespace(ClientNamespace(sessions, store))
-    sio.register_namespace(ConsoleNamespace(accounts, sessions, store))
+    sio.register_namespace(ClientNamespace(sessions, safety, store))
+    sio.register_namespace(ConsoleNamespace(accounts, sessions, safety, store))
     sio.attach(app)
 
-    for module in (auth_routes, console_api, client_api, pages):
+    for module in (auth_routes, console_api, client_api, safety_api, page_api, pages):
         app.router.add_routes(module.routes)
     pages.add_static(app, Path(__file__).resolve().parent.parent / "client_web")
 
@@ -63,7 +70,9 @@ def create_app(
             link = await accounts.ensure_demo()
             if link:
                 app[DEMO_LINK].append(link)
+        await safety.start()
         yield
+        await safety.stop()
         await store.close()
 
     async def disconnect_all(app: web.Application) -> None:

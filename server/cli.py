@@ -8,6 +8,7 @@ import getpass
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (HAVEN_PORT)")
     serve.add_argument("--data-dir", type=Path, help="data directory (HAVEN_DATA_DIR)")
     serve.add_argument("--public-url", help="address users reach Haven at (HAVEN_PUBLIC_URL)")
+    serve.add_argument("--database-url", help="postgresql://... (HAVEN_DATABASE_URL)")
+    serve.add_argument("--redis-url", help="redis://... for several nodes (HAVEN_REDIS_URL)")
 
     user = sub.add_parser("user", help="manage staff accounts")
     user_sub = user.add_subparsers(dest="user_command", required=True)
@@ -39,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     passwd.add_argument("email")
     for p in (add, passwd):
         p.add_argument("--data-dir", type=Path)
+        p.add_argument("--database-url", help="postgresql://... (HAVEN_DATABASE_URL)")
 
     audit = sub.add_parser("audit", help="verify or export the event log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
@@ -46,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = audit_sub.add_parser("export", help="write a session's events as JSON lines")
     export.add_argument("--session", required=True)
     for p in (verify, export):
-        p.add_argument("--data-dir", type=Path)
+        p.add_argument("--data-dir", type=Path, help="holds the audit key (HAVEN_DATA_DIR)")
+        p.add_argument("--database-url", help="postgresql://... (HAVEN_DATABASE_URL)")
     return parser
 
 
@@ -60,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=getattr(args, "port", None),
             data_dir=getattr(args, "data_dir", None),
             public_url=getattr(args, "public_url", None),
+            database_url=getattr(args, "database_url", None),
+            redis_url=getattr(args, "redis_url", None),
         )
     except ConfigError as exc:
         print(f"haven: {exc}", file=sys.stderr)
@@ -81,32 +88,37 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def serve(config: Config) -> int:
     """Run the server until SIGINT or SIGTERM, then shut down within a few seconds."""
+    asyncio.run(_serve(config))
+    return 0
+
+
+async def _serve(config: Config) -> None:
     from aiohttp import web
 
     from server.app import DEMO_LINK, create_app
 
     app = create_app(config)
-
-    async def announce(app: web.Application) -> None:
-        print(f"Haven is running at {config.base_url}/", flush=True)
-        for link in app[DEMO_LINK]:
-            print(
-                "First start: a demo service was created. Sign in as its facilitator with this "
-                f"one-time link:\n\n    {link}\n",
-                flush=True,
-            )
-
-    app.on_startup.append(announce)
-    web.run_app(
-        app,
-        host=config.host,
-        port=config.port,
-        shutdown_timeout=5,
-        print=None,
-        access_log=None,
-        handle_signals=True,
-    )
-    return 0
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    await site.start()
+    port = runner.addresses[0][1]
+    base = config.base_url if config.port else config.base_url.rsplit(":", 1)[0] + f":{port}"
+    print(f"Haven is running at {base}/", flush=True)
+    for link in app[DEMO_LINK]:
+        link = base + link[len(config.base_url) :]
+        print(
+            "First start: a demo service was created. Sign in as its facilitator with this "
+            f"one-time link:\n\n    {link}\n",
+            flush=True,
+        )
+    await stop.wait()
+    log.info("Shutting down")
+    await asyncio.wait_for(runner.cleanup(), timeout=9)
 
 
 async def _user(config: Config, args: argparse.Namespace) -> int:

@@ -27,6 +27,12 @@ class Config:
     """Directory holding the SQLite database, the audit key and the last checkpoint."""
     database_url: str = ""
     """Empty for the embedded SQLite store in ``data_dir``; ``postgresql://...`` for PostgreSQL."""
+    redis_url: str = field(default="", repr=False)
+    """Empty for one node; ``redis://...`` to share socket.io rooms between several nodes."""
+    alert_poll_s: float = 1.0
+    """With Redis, how often each node polls the database for alerts pub/sub may have dropped."""
+    log_format: str = "text"
+    """``text`` for people, ``json`` for one JSON object per line with a correlation id."""
     public_url: str = ""
     """Address users reach Haven at, for sign-in and invite links; defaults to http://host:port."""
     allowed_origins: tuple[str, ...] = ()
@@ -41,6 +47,16 @@ class Config:
     """A signed-in console is signed out this long after signing in, whatever its activity."""
     escalate_after_s: float = 15.0
     """An alert no person has acknowledged after this long escalates to the leads and webhook."""
+    webhook_timeout_s: float = 10.0
+    """How long a webhook receiver has to answer one delivery attempt."""
+    webhook_retry_base_s: float = 5.0
+    """Delay before a failed webhook's first retry; each later retry waits twice as long."""
+    webhook_retry_max_s: float = 3600.0
+    """Longest wait between two attempts at one webhook."""
+    webhook_give_up_after_s: float = 24 * 3600.0
+    """A webhook not delivered this long after it was queued is given up."""
+    webhook_poll_s: float = 1.0
+    """How often the sender looks for due webhooks besides being woken by a new one."""
     checkpoint_every: int = 100
     """Write an HMAC checkpoint of the event log's head every this many events."""
     retention_days: int = 30
@@ -59,6 +75,8 @@ class Config:
     """On first start, create a demo service with a facilitator and print a sign-in link."""
     log_level: str = "INFO"
     """Logging level of the entry point."""
+    test_fault: str = ""
+    """Fault injection for the test suite only (``kill_after_commit``); never set in production."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -68,6 +86,12 @@ class Config:
             "idle_timeout_s",
             "absolute_timeout_s",
             "escalate_after_s",
+            "alert_poll_s",
+            "webhook_timeout_s",
+            "webhook_retry_base_s",
+            "webhook_retry_max_s",
+            "webhook_give_up_after_s",
+            "webhook_poll_s",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"HAVEN_{name.upper()} must be a positive number.")
@@ -81,6 +105,12 @@ class Config:
             raise ConfigError("HAVEN_MAX_PEERS must be at least 2.")
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
             raise ConfigError("HAVEN_DATABASE_URL must be empty (SQLite) or a postgresql:// URL.")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("HAVEN_REDIS_URL must be empty (one node) or a redis:// URL.")
+        if self.alert_poll_s > 2:
+            raise ConfigError("HAVEN_ALERT_POLL_S must be at most 2 seconds.")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError("HAVEN_LOG_FORMAT must be text or json.")
         if self.public_url and urlsplit(self.public_url).scheme not in ("http", "https"):
             raise ConfigError("HAVEN_PUBLIC_URL must start with http:// or https://.")
         for origin in (*self.allowed_origins, *self.frame_ancestors):
@@ -89,6 +119,10 @@ class Config:
                     f"HAVEN_ALLOWED_ORIGINS and HAVEN_FRAME_ANCESTORS take origins like "
                     f"https://example.org (never '*'), not {origin!r}."
                 )
+        if self.test_fault not in ("", "kill_after_commit"):
+            raise ConfigError(
+                "HAVEN_TEST_FAULT is for the test suite only: empty or kill_after_commit."
+            )
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError("HAVEN_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR.")
 

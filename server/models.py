@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from signals import AlertState
+
 Role = Literal["facilitator", "lead", "admin"]
 ROLES: tuple[Role, ...] = ("facilitator", "lead", "admin")
 SessionKind = Literal["one_to_one", "group"]
 SESSION_KINDS: tuple[SessionKind, ...] = ("one_to_one", "group")
 ParticipantStatus = Literal["waiting", "admitted", "denied", "removed", "left"]
 PauseReason = Literal["panic", "step_away", "facilitator"]
-AlertKind = Literal["panic", "duress"]
-AlertStatus = Literal["raised", "delivered", "acknowledged", "resolved"]
 GROUP_MAX_CLIENTS = 12
 
 
@@ -107,26 +107,24 @@ class Participant:
     camera_off: bool = False
     status: ParticipantStatus = "waiting"
     paused_reason: PauseReason | None = None
+    paused_at: float | None = None
+    alert_id: str | None = None
 
 
 @dataclass(frozen=True)
 class Alert:
     """An alert raised by a panic or duress signal, replayed from the store until resolved."""
 
-    id: str
     service_id: str
     session_id: str
-    participant_id: str
     signal_id: str
-    kind: AlertKind
     source: str
-    status: AlertStatus
-    escalated: bool
-    raised_at: float
-    delivered_to: tuple[str, ...]
-    acknowledged_by: str | None
-    acknowledged_at: float | None
-    resolved_at: float | None
+    state: AlertState
+
+    @property
+    def id(self) -> str:
+        """The alert's id, derived from the signal that raised it."""
+        return self.state.alert_id
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,11 @@ import socketio
 
 from server.accounts import Accounts
 from server.config import Config
-from server.errors import HavenError, Unauthorized
-from server.sessions import Sessions
-from server.store import Store
+from server.errors import BadRequest, HavenError, Unauthorized
+from server.models import User
+from server.safety import Safety
+from server.sessions import Sessions, clean_text
+from server.store import NewEvent, Store
 from server.web.security import origin_allowed
 
 log = logging.getLogger(__name__)
@@ -90,9 +92,10 @@ class SocketHub:
 class ClientNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     """A client's page: authenticated by its capability token in the connect ``auth``."""
 
-    def __init__(self, sessions: Sessions, store: Store) -> None:
+    def __init__(self, sessions: Sessions, safety: Safety, store: Store) -> None:
         super().__init__(CLIENT_NS)
         self._sessions = sessions
+        self._safety = safety
         self._store = store
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
@@ -105,7 +108,12 @@ class ClientNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if participant.status in ("removed", "denied", "left"):
             return False
         await self.save_session(
-            sid, {"participant_id": participant.id, "session_id": participant.session_id}
+            sid,
+            {
+                "participant_id": participant.id,
+                "session_id": participant.session_id,
+                "token": token,
+            },
         )
         await self.enter_room(sid, f"p:{participant.id}")
         if participant.status == "admitted":
@@ -128,14 +136,45 @@ class ClientNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "paused": participant.paused_reason is not None,
         }
 
+    @acknowledged
+    async def on_signal(self, sid: str, data: Any = None) -> Ack:
+        """Take a safety signal; acknowledged only once it is durable."""
+        me = await self.get_session(sid)
+        subject = await self._safety.subject_for_token(me["token"])
+        receipt = await self._safety.receive(subject, data, "socket")
+        return receipt.ack()
+
+    @acknowledged
+    async def on_chat(self, sid: str, data: Any = None) -> Ack:
+        """Relay a chat message, unless it holds the typed safe word: then it is a signal."""
+        if not isinstance(data, dict):
+            raise BadRequest("A chat message is a JSON object with text and id.")
+        me = await self.get_session(sid)
+        subject = await self._safety.subject_for_token(me["token"])
+        if await self._safety.chat(subject, data.get("text"), data.get("id")):
+            return {"ok": True}  # the same answer as a relayed message: nothing gives it away
+        participant = subject.participant
+        if participant is None or participant.status != "admitted":
+            raise BadRequest("Chat opens once you are in the call.")
+        text = clean_text(data.get("text"), field="The message", max_len=2000, allow_empty=False)
+        message = {"from": participant.id, "name": participant.display_name, "text": text}
+        await self.emit("chat", message, room=f"clients:{participant.session_id}", skip_sid=sid)
+        await self.server.emit(
+            "chat", message, room=f"staff:{participant.session_id}", namespace=CONSOLE_NS
+        )
+        return {"ok": True}
+
 
 class ConsoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     """A staff console: authenticated by the session cookie sent with the connection."""
 
-    def __init__(self, accounts: Accounts, sessions: Sessions, store: Store) -> None:
+    def __init__(
+        self, accounts: Accounts, sessions: Sessions, safety: Safety, store: Store
+    ) -> None:
         super().__init__(CONSOLE_NS)
         self._accounts = accounts
         self._sessions = sessions
+        self._safety = safety
         self._store = store
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
@@ -153,15 +192,58 @@ class ConsoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return True
 
     @acknowledged
-    async def on_watch(self, sid: str, data: Any = None) -> Ack:
-        """Follow one session's live updates (waiting room, alerts, timeline)."""
-        session_id = data.get("session_id") if isinstance(data, dict) else None
-        if not isinstance(session_id, str):
-            raise HavenError("The field session_id is missing.")
+    async def on_sync(self, sid: str, data: Any = None) -> Ack:
+        """Return every open alert this console should see, replayed from the store.
+
+        A console sends this after every (re)connection; emitting during the connect handler
+        is not reliable, so the replay travels in the acknowledgement.
+        """
+        user = await self._user(sid)
+        alerts = [
+            await self._safety.alert_message(a) for a in await self._safety.visible_alerts(user)
+        ]
+        return {"ok": True, "alerts": alerts}
+
+    async def _user(self, sid: str) -> User:
         me = await self.get_session(sid)
         user = await self._store.user(me["user_id"])
         if user is None:
             raise Unauthorized("Please sign in.")
-        session = await self._sessions.get(session_id, user)
+        return user
+
+    @acknowledged
+    async def on_alert_delivered(self, sid: str, data: Any = None) -> Ack:
+        """The console confirms an alert reached it."""
+        alert_id = data.get("alert_id") if isinstance(data, dict) else None
+        await self._safety.delivered(alert_id, await self._user(sid))
+        return {"ok": True}
+
+    @acknowledged
+    async def on_on_duty(self, sid: str, data: Any = None) -> Ack:
+        """A safeguarding lead goes on or off duty."""
+        on = data.get("on") if isinstance(data, dict) else None
+        if not isinstance(on, bool):
+            raise BadRequest("The field on must be true or false.")
+        user = await self._user(sid)
+        if user.role != "lead":
+            raise BadRequest("Only a safeguarding lead goes on duty.")
+        event = NewEvent(
+            "user.on_duty", user.service_id, actor=f"user:{user.id}", payload={"on": on}
+        )
+        await self._store.set_on_duty(user.id, on, [event])
+        room = f"leads:{user.service_id}"
+        if on:
+            await self.enter_room(sid, room)
+        else:
+            await self.leave_room(sid, room)
+        return {"ok": True, "on_duty": on}
+
+    @acknowledged
+    async def on_watch(self, sid: str, data: Any = None) -> Ack:
+        """Follow one session's live updates (waiting room, alerts, timeline)."""
+        session_id = data.get("session_id") if isinstance(data, dict) else None
+        if not isinstance(session_id, str):
+            raise BadRequest("The field session_id is missing.")
+        session = await self._sessions.get(session_id, await self._user(sid))
         await self.enter_room(sid, f"staff:{session.id}")
         return {"ok": True, "session_id": session.id}

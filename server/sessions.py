@@ -22,7 +22,7 @@ from server.errors import (
 )
 from server.hub import Hub
 from server.models import Invite, Participant, Session, SessionKind, User
-from server.store import EventType, NewEvent, Store
+from server.store import EventType, NewEvent, Store, WebhookBody
 
 PIN = re.compile(r"^\d{6}$")
 PIN_LOCK_AFTER = 5
@@ -107,7 +107,13 @@ class Sessions:
     # -- facilitator actions --------------------------------------------------------------------
 
     async def create(
-        self, user: User, kind: str, title: str, co_facilitator_email: str = ""
+        self,
+        user: User,
+        kind: str,
+        title: str,
+        co_facilitator_email: str = "",
+        *,
+        actor: str | None = None,
     ) -> Session:
         """Create a 1:1 or group session led by ``user``, with an optional co-facilitator."""
         if user.role not in ("facilitator", "lead", "admin"):
@@ -137,14 +143,20 @@ class Sessions:
             "session.created",
             session.service_id,
             session.id,
-            f"user:{user.id}",
+            actor or f"user:{user.id}",
             {"kind": kind, "co_facilitator": bool(co_id)},
         )
         await self._store.create_session(session, [event])
         return session
 
     async def invite(
-        self, session: Session, user: User, fields: dict[str, object], base_url: str = ""
+        self,
+        session: Session,
+        user: User,
+        fields: dict[str, object],
+        base_url: str = "",
+        *,
+        actor: str | None = None,
     ) -> InviteLink:
         """Create a single-use invite for one client with their safety arrangements."""
         if len(await self._store.invites(session.id)) >= 3 * session.max_clients + 3:
@@ -171,7 +183,7 @@ class Sessions:
             "invite.created",
             session.service_id,
             session.id,
-            f"user:{user.id}",
+            actor or f"user:{user.id}",
             {"invite": invite.id, "pin": invite.pin_hash is not None},
         )
         await self._store.create_invite(invite, token_hash(token), [event])
@@ -227,7 +239,9 @@ class Sessions:
             changes[f"{name}_hash"] = self._passwords.hash(pin) if pin else None
         return replace(invite, **changes)  # type: ignore[arg-type]
 
-    async def admit(self, session: Session, user: User, participant_id: str) -> Participant:
+    async def admit(
+        self, session: Session, user: User, participant_id: str, *, actor: str | None = None
+    ) -> Participant:
         """Let one waiting client into the call."""
         participant = await self._participant_of(session, participant_id)
         if participant.status != "waiting":
@@ -239,7 +253,7 @@ class Sessions:
             "participant.admitted",
             session.service_id,
             session.id,
-            f"user:{user.id}",
+            actor or f"user:{user.id}",
             {"participant": participant.id},
         )
         if not await self._store.set_participant_status(
@@ -296,10 +310,19 @@ class Sessions:
         )
         await self._store.set_session_locked(session.id, locked, [event])
 
-    async def end(self, session: Session, user: User) -> bool:
+    async def end(self, session: Session, user: User, *, actor: str | None = None) -> bool:
         """End the session for everyone; ending twice is harmless."""
-        event = NewEvent("session.ended", session.service_id, session.id, f"user:{user.id}")
-        ended = await self._store.end_session(session.id, self._clock(), [event])
+        who = actor or f"user:{user.id}"
+        event = NewEvent("session.ended", session.service_id, session.id, who)
+        now = self._clock()
+        webhook = WebhookBody(
+            f"msg_{session.id}_ended",
+            session.service_id,
+            "session.ended",
+            {"session_id": session.id, "ended_at": now},
+            now,
+        )
+        ended = await self._store.end_session(session.id, now, [event], [webhook])
         if ended:
             await self._hub.to_session_clients(session.id, "session_ended", {})
             for p in await self._store.participants(session.id):

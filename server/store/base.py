@@ -98,6 +98,33 @@ class OutboxItem:
 
 
 @dataclass(frozen=True)
+class WebhookAttempt:
+    """One try at delivering an outbox item, kept so the service admin can see every attempt."""
+
+    outbox_id: str
+    attempt: int
+    at: float
+    status: int | None
+    """The receiver's HTTP status, or None if no response came back."""
+    error: str
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A service's API key as stored: an id, a display prefix and scopes, never the key itself."""
+
+    id: str
+    service_id: str
+    name: str
+    prefix: str
+    scopes: tuple[str, ...]
+    created_at: float
+    created_by: str
+    revoked_at: float | None = None
+
+
+@dataclass(frozen=True)
 class SignalWrite:
     """A safety signal and all its consequences, committed together or not at all."""
 
@@ -107,8 +134,8 @@ class SignalWrite:
     source: str
     channel: str
     received_at: float
-    participant_id: str | None
-    paused_reason: str | None
+    participant: Participant | None
+    """The participant with its new pause state, or None for a signal sent before joining."""
     alerts: Sequence[Alert] = ()
     webhooks: Sequence[WebhookBody] = ()
     events: Sequence[NewEvent] = field(default_factory=tuple)
@@ -134,6 +161,10 @@ class Store(ABC):
         self, *, session_id: str | None = None, after_seq: int = 0, limit: int = 10000
     ) -> list[EventRecord]:
         """Return the log's events in order, optionally for one session."""
+
+    @abstractmethod
+    async def head_seq(self) -> int:
+        """Return the sequence number of the newest event, 0 while the log is empty."""
 
     @abstractmethod
     async def checkpoints(self) -> list[Checkpoint]:
@@ -236,8 +267,14 @@ class Store(ABC):
         """Lock or unlock a session."""
 
     @abstractmethod
-    async def end_session(self, session_id: str, now: float, events: Sequence[NewEvent]) -> bool:
-        """End a session once; return False if it had already ended."""
+    async def end_session(
+        self,
+        session_id: str,
+        now: float,
+        events: Sequence[NewEvent],
+        webhooks: Sequence[WebhookBody] = (),
+    ) -> bool:
+        """End a session once (queueing its webhooks); return False if it had already ended."""
 
     @abstractmethod
     async def create_invite(
@@ -307,10 +344,8 @@ class Store(ABC):
         """Tell whether a signal with this id was already recorded for this subject."""
 
     @abstractmethod
-    async def set_paused(
-        self, participant_id: str, reason: str | None, events: Sequence[NewEvent]
-    ) -> None:
-        """Set a participant's pause state outside a client signal (a facilitator's pause)."""
+    async def save_participant_pause(self, participant: Participant) -> None:
+        """Save a participant's pause state (reason, start, linked alert)."""
 
     @abstractmethod
     async def save_alert(
@@ -338,13 +373,49 @@ class Store(ABC):
 
     @abstractmethod
     async def webhook_attempted(
-        self, item: OutboxItem, *, delivered_at: float | None, retry_at: float | None, error: str
+        self,
+        item: OutboxItem,
+        *,
+        delivered_at: float | None,
+        retry_at: float | None,
+        error: str,
+        status: int | None = None,
+        duration_ms: float = 0.0,
+        events: Sequence[NewEvent] = (),
     ) -> None:
-        """Record one delivery attempt: delivered, to retry at ``retry_at``, or given up."""
+        """Record one delivery attempt (and its events): delivered, to retry, or given up."""
 
     @abstractmethod
     async def webhook_attempts(self, service_id: str) -> list[OutboxItem]:
         """Return a service's webhook deliveries, newest first, for its admin."""
+
+    @abstractmethod
+    async def claim_webhook(self, item_id: str, now: float, lease_until: float) -> bool:
+        """Take a due outbox item for one sender until ``lease_until``; False if another has it."""
+
+    @abstractmethod
+    async def webhook_attempt_log(self, service_id: str, outbox_id: str) -> list[WebhookAttempt]:
+        """Return every delivery attempt of one of a service's outbox items, oldest first."""
+
+    @abstractmethod
+    async def create_api_key(
+        self, key: ApiKey, key_hash: str, events: Sequence[NewEvent] = ()
+    ) -> None:
+        """Store a new API key by the SHA-256 of its secret."""
+
+    @abstractmethod
+    async def api_key_by_hash(self, key_hash: str) -> ApiKey | None:
+        """Return the API key (revoked or not) whose secret hashes to ``key_hash``."""
+
+    @abstractmethod
+    async def api_keys(self, service_id: str) -> list[ApiKey]:
+        """Return a service's API keys, revoked ones included, oldest first."""
+
+    @abstractmethod
+    async def revoke_api_key(
+        self, service_id: str, key_id: str, now: float, events: Sequence[NewEvent] = ()
+    ) -> bool:
+        """Revoke one of a service's API keys; False if there is no such live key."""
 
     @abstractmethod
     async def purge_personal_data(self, ended_before: float) -> int:

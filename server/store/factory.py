@@ -15,7 +15,11 @@ def audit_key(config: Config) -> AuditKey:
 def make_store(config: Config) -> Store:
     """Return the store ``config`` asks for: SQLite in the data directory by default."""
     if config.database_url:
-        raise NotImplementedError("The PostgreSQL store is not available yet.")
+        from server.store.postgres import PostgresStore  # asyncpg is only needed for PostgreSQL
+
+        return PostgresStore(
+            config.database_url, audit_key(config), checkpoint_every=config.checkpoint_every
+        )
     return SqliteStore(
         config.data_dir / "haven.sqlite3",
         audit_key(config),

@@ -71,6 +71,8 @@ CREATE TABLE IF NOT EXISTS participants (
     camera_off INTEGER NOT NULL DEFAULT 0,
     status TEXT NOT NULL,
     paused_reason TEXT,
+    paused_at REAL,
+    alert_id TEXT,
     created_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS signals (
@@ -86,17 +88,11 @@ CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY,
     service_id TEXT NOT NULL,
     session_id TEXT NOT NULL,
-    participant_id TEXT NOT NULL,
     signal_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
     source TEXT NOT NULL,
     status TEXT NOT NULL,
-    escalated INTEGER NOT NULL DEFAULT 0,
     raised_at REAL NOT NULL,
-    delivered_to TEXT NOT NULL DEFAULT '[]',
-    acknowledged_by TEXT,
-    acknowledged_at REAL,
-    resolved_at REAL
+    state TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_open ON alerts (service_id, status);
 CREATE TABLE IF NOT EXISTS webhook_outbox (
@@ -133,3 +129,24 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     mac TEXT NOT NULL,
     at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS webhook_attempt_log (
+    outbox_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    at REAL NOT NULL,
+    status INTEGER,
+    error TEXT NOT NULL DEFAULT '',
+    duration_ms REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (outbox_id, attempt)
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    service_id TEXT NOT NULL REFERENCES services(id),
+    key_hash TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    created_by TEXT NOT NULL,
+    revoked_at REAL
+);
+CREATE INDEX IF NOT EXISTS api_keys_service ON api_keys (service_id, created_at);

@@ -26,12 +26,15 @@ from server.models import (
     Session,
     User,
 )
+from server.store.alert_json import alert_state_from_json, alert_state_to_json
 from server.store.base import (
+    ApiKey,
     AuditKey,
     OutboxItem,
     SignalWrite,
     Store,
     StoreError,
+    WebhookAttempt,
     WebhookBody,
 )
 from server.store.chain import GENESIS_HASH, EventRecord, checkpoint_mac
@@ -186,6 +189,11 @@ class SqliteStore(Store):
             params.append(session_id)
         rows = self._conn.execute(sql + " ORDER BY seq LIMIT ?", (*params, limit)).fetchall()
         return [_event(r) for r in rows]
+
+    async def head_seq(self) -> int:
+        """Return the sequence number of the newest event, 0 while the log is empty."""
+        row = self._conn.execute("SELECT MAX(seq) AS seq FROM events").fetchone()
+        return int(row["seq"] or 0)
 
     async def checkpoints(self) -> list[Checkpoint]:
         """Return every checkpoint, oldest first."""
@@ -380,8 +388,14 @@ class SqliteStore(Store):
             events,
         )
 
-    async def end_session(self, session_id: str, now: float, events: Sequence[NewEvent]) -> bool:
-        """End a session once; return False if it had already ended."""
+    async def end_session(
+        self,
+        session_id: str,
+        now: float,
+        events: Sequence[NewEvent],
+        webhooks: Sequence[WebhookBody] = (),
+    ) -> bool:
+        """End a session once (queueing its webhooks); return False if it had already ended."""
         with self._tx() as db:
             changed = db.execute(
                 "UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
@@ -389,6 +403,8 @@ class SqliteStore(Store):
             ).rowcount
             if not changed:
                 return False
+            for body in webhooks:
+                self._enqueue_webhook(db, body)
             db.execute(
                 "UPDATE participants SET status = 'left' WHERE session_id = ?"
                 " AND status IN ('waiting', 'admitted')",
@@ -569,10 +585,12 @@ class SqliteStore(Store):
             ).rowcount
             if not inserted:
                 return False
-            if write.participant_id is not None:
+            if write.participant is not None:
+                p = write.participant
                 db.execute(
-                    "UPDATE participants SET paused_reason = ? WHERE id = ?",
-                    (write.paused_reason, write.participant_id),
+                    "UPDATE participants SET paused_reason = ?, paused_at = ?, alert_id = ?"
+                    " WHERE id = ?",
+                    (p.paused_reason, p.paused_at, p.alert_id, p.id),
                 )
             for alert in write.alerts:
                 self._save_alert(db, alert)
@@ -589,15 +607,18 @@ class SqliteStore(Store):
         ).fetchone()
         return row is not None
 
-    async def set_paused(
-        self, participant_id: str, reason: str | None, events: Sequence[NewEvent]
-    ) -> None:
-        """Set a participant's pause state outside a client signal (a facilitator's pause)."""
-        with self._tx() as db:
-            db.execute(
-                "UPDATE participants SET paused_reason = ? WHERE id = ?", (reason, participant_id)
-            )
-            self._append(db, events)
+    async def save_participant_pause(self, participant: Participant) -> None:
+        """Save a participant's pause state (reason, start, linked alert)."""
+        self._write(
+            "UPDATE participants SET paused_reason = ?, paused_at = ?, alert_id = ? WHERE id = ?",
+            (
+                participant.paused_reason,
+                participant.paused_at,
+                participant.alert_id,
+                participant.id,
+            ),
+            (),
+        )
 
     async def save_alert(
         self, alert: Alert, events: Sequence[NewEvent], webhooks: Sequence[WebhookBody] = ()
@@ -611,24 +632,17 @@ class SqliteStore(Store):
 
     def _save_alert(self, db: sqlite3.Connection, alert: Alert) -> None:
         db.execute(
-            "INSERT OR REPLACE INTO alerts (id, service_id, session_id, participant_id, signal_id,"
-            " kind, source, status, escalated, raised_at, delivered_to, acknowledged_by,"
-            " acknowledged_at, resolved_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO alerts (id, service_id, session_id, signal_id, source, status,"
+            " raised_at, state) VALUES (?,?,?,?,?,?,?,?)",
             (
                 alert.id,
                 alert.service_id,
                 alert.session_id,
-                alert.participant_id,
                 alert.signal_id,
-                alert.kind,
                 alert.source,
-                alert.status,
-                int(alert.escalated),
-                alert.raised_at,
-                json.dumps(list(alert.delivered_to)),
-                alert.acknowledged_by,
-                alert.acknowledged_at,
-                alert.resolved_at,
+                alert.state.progress,
+                alert.state.raised_at,
+                json.dumps(alert_state_to_json(alert.state)),
             ),
         )
 
@@ -678,9 +692,17 @@ class SqliteStore(Store):
         return [_outbox(r) for r in rows]
 
     async def webhook_attempted(
-        self, item: OutboxItem, *, delivered_at: float | None, retry_at: float | None, error: str
+        self,
+        item: OutboxItem,
+        *,
+        delivered_at: float | None,
+        retry_at: float | None,
+        error: str,
+        status: int | None = None,
+        duration_ms: float = 0.0,
+        events: Sequence[NewEvent] = (),
     ) -> None:
-        """Record one delivery attempt: delivered, to retry at ``retry_at``, or given up."""
+        """Record one delivery attempt (and its events): delivered, to retry, or given up."""
         with self._tx() as db:
             db.execute(
                 "UPDATE webhook_outbox SET attempts = attempts + 1, delivered_at = ?,"
@@ -694,6 +716,22 @@ class SqliteStore(Store):
                     item.id,
                 ),
             )
+            row = db.execute(
+                "SELECT attempts FROM webhook_outbox WHERE id = ?", (item.id,)
+            ).fetchone()
+            db.execute(
+                "INSERT OR REPLACE INTO webhook_attempt_log (outbox_id, attempt, at, status, error,"
+                " duration_ms) VALUES (?,?,?,?,?,?)",
+                (
+                    item.id,
+                    row["attempts"] if row else item.attempts + 1,
+                    delivered_at or time.time(),
+                    status,
+                    error,
+                    duration_ms,
+                ),
+            )
+            self._append(db, events)
 
     async def webhook_attempts(self, service_id: str) -> list[OutboxItem]:
         """Return a service's webhook deliveries, newest first, for its admin."""
@@ -702,6 +740,82 @@ class SqliteStore(Store):
             (service_id,),
         ).fetchall()
         return [_outbox(r) for r in rows]
+
+    async def claim_webhook(self, item_id: str, now: float, lease_until: float) -> bool:
+        """Take a due outbox item for one sender until ``lease_until``; False if another has it."""
+        return bool(
+            self._write(
+                "UPDATE webhook_outbox SET next_attempt_at = ? WHERE id = ?"
+                " AND delivered_at IS NULL AND given_up_at IS NULL AND next_attempt_at <= ?",
+                (lease_until, item_id, now),
+                (),
+            )
+        )
+
+    async def webhook_attempt_log(self, service_id: str, outbox_id: str) -> list[WebhookAttempt]:
+        """Return every delivery attempt of one of a service's outbox items, oldest first."""
+        rows = self._conn.execute(
+            "SELECT a.* FROM webhook_attempt_log a JOIN webhook_outbox o ON o.id = a.outbox_id"
+            " WHERE o.service_id = ? AND a.outbox_id = ? ORDER BY a.attempt",
+            (service_id, outbox_id),
+        ).fetchall()
+        return [
+            WebhookAttempt(
+                r["outbox_id"], r["attempt"], r["at"], r["status"], r["error"], r["duration_ms"]
+            )
+            for r in rows
+        ]
+
+    # -- API keys -------------------------------------------------------------------------------
+
+    async def create_api_key(
+        self, key: ApiKey, key_hash: str, events: Sequence[NewEvent] = ()
+    ) -> None:
+        """Store a new API key by the SHA-256 of its secret."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO api_keys (id, service_id, key_hash, name, prefix, scopes, created_at,"
+                " created_by, revoked_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    key.id,
+                    key.service_id,
+                    key_hash,
+                    key.name,
+                    key.prefix,
+                    " ".join(key.scopes),
+                    key.created_at,
+                    key.created_by,
+                    key.revoked_at,
+                ),
+            )
+            self._append(db, events)
+
+    async def api_key_by_hash(self, key_hash: str) -> ApiKey | None:
+        """Return the API key (revoked or not) whose secret hashes to ``key_hash``."""
+        row = self._conn.execute(
+            "SELECT * FROM api_keys WHERE key_hash = ?", (key_hash,)
+        ).fetchone()
+        return _api_key(row) if row else None
+
+    async def api_keys(self, service_id: str) -> list[ApiKey]:
+        """Return a service's API keys, revoked ones included, oldest first."""
+        rows = self._conn.execute(
+            "SELECT * FROM api_keys WHERE service_id = ? ORDER BY created_at", (service_id,)
+        ).fetchall()
+        return [_api_key(r) for r in rows]
+
+    async def revoke_api_key(
+        self, service_id: str, key_id: str, now: float, events: Sequence[NewEvent] = ()
+    ) -> bool:
+        """Revoke one of a service's API keys; False if there is no such live key."""
+        return bool(
+            self._write(
+                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND service_id = ?"
+                " AND revoked_at IS NULL",
+                (now, key_id, service_id),
+                events,
+            )
+        )
 
     # -- retention ------------------------------------------------------------------------------
 
@@ -786,25 +900,18 @@ def _participant(row: sqlite3.Row) -> Participant:
         bool(row["camera_off"]),
         row["status"],
         row["paused_reason"],
+        row["paused_at"],
+        row["alert_id"],
     )
 
 
 def _alert(row: sqlite3.Row) -> Alert:
     return Alert(
-        id=row["id"],
         service_id=row["service_id"],
         session_id=row["session_id"],
-        participant_id=row["participant_id"],
         signal_id=row["signal_id"],
-        kind=row["kind"],
         source=row["source"],
-        status=row["status"],
-        escalated=bool(row["escalated"]),
-        raised_at=row["raised_at"],
-        delivered_to=tuple(json.loads(row["delivered_to"])),
-        acknowledged_by=row["acknowledged_by"],
-        acknowledged_at=row["acknowledged_at"],
-        resolved_at=row["resolved_at"],
+        state=alert_state_from_json(json.loads(row["state"])),
     )
 
 
@@ -834,4 +941,17 @@ def _outbox(row: sqlite3.Row) -> OutboxItem:
         delivered_at=row["delivered_at"],
         given_up_at=row["given_up_at"],
         last_error=row["last_error"],
+    )
+
+
+def _api_key(row: sqlite3.Row) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        service_id=row["service_id"],
+        name=row["name"],
+        prefix=row["prefix"],
+        scopes=tuple(row["scopes"].split()),
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+        revoked_at=row["revoked_at"],
     )

@@ -11,7 +11,7 @@ from server.errors import BadRequest
 from server.messages import fields
 from server.models import Invite, Session
 from server.web.common import public_base, read_json, staff
-from server.web.keys import SESSIONS, STORE
+from server.web.keys import SAFETY, SESSIONS, STORE
 
 routes = web.RouteTableDef()
 
@@ -172,7 +172,7 @@ async def end_session(request: web.Request) -> web.Response:
 
 @routes.post("/api/sessions/{session_id}/participants/{participant_id}/{action}")
 async def participant_action(request: web.Request) -> web.Response:
-    """Admit, deny or remove one client."""
+    """Admit, deny, remove or pause one client (only the client can ever resume)."""
     user, _ = await staff(request)
     sessions = request.app[SESSIONS]
     session = await sessions.run(request.match_info["session_id"], user)
@@ -183,6 +183,9 @@ async def participant_action(request: web.Request) -> web.Response:
         await sessions.deny(session, user, participant_id)
     elif action == "remove":
         await sessions.remove(session, user, participant_id)
+    elif action == "pause":
+        receipt = await request.app[SAFETY].facilitator_pause(session, user, participant_id)
+        return web.json_response(receipt.ack())
     else:
-        raise BadRequest("The action is admit, deny or remove.")
+        raise BadRequest("The action is admit, deny, remove or pause.")
     return web.json_response({"ok": True})

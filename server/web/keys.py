@@ -6,6 +6,7 @@ from aiohttp import web
 
 from server.accounts import Accounts
 from server.config import Config
+from server.safety import Safety
 from server.sessions import Sessions
 from server.store import Store
 
@@ -13,3 +14,4 @@ CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", Store)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 SESSIONS = web.AppKey("sessions", Sessions)
+SAFETY = web.AppKey("safety", Safety)

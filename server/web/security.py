@@ -46,14 +46,20 @@ def origin_allowed(config: Config, origin: str | None, host: str | None) -> bool
     return bool(host) and parts.hostname in LOOPBACK and parts.netloc == host
 
 
-def security_middleware(config: Config) -> Middleware:
-    """Build the middleware that sets headers on every response and refuses foreign origins."""
+def security_middleware(config: Config, origin_free: frozenset[str] = frozenset()) -> Middleware:
+    """Build the middleware that sets headers on every response and refuses foreign origins.
+
+    Paths in ``origin_free`` authenticate with a capability token in the body, never a cookie,
+    so a cross-origin request carries no ambient authority: a safety signal is never refused.
+    """
     csp = content_security_policy(config)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.method not in SAFE_METHODS and not origin_allowed(
-            config, request.headers.get("Origin"), request.host
+        if (
+            request.method not in SAFE_METHODS
+            and request.path not in origin_free
+            and not origin_allowed(config, request.headers.get("Origin"), request.host)
         ):
             response: web.StreamResponse = web.json_response(
                 {"error": "Requests from this origin are not allowed.", "code": "forbidden"},
