@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -9,18 +10,32 @@ from pathlib import Path
 
 from aiohttp import web
 
+from server import api_v1, scale
 from server.accounts import Accounts
+from server.api_v1.hub import WakingHub
+from server.api_v1.stream import LogFeed
 from server.auth.passwords import Passwords
 from server.config import Config
-from server.realtime import ClientNamespace, ConsoleNamespace, SocketHub, create_sio
-from server.safety import Gate, NoGate, Safety
+from server.media import Media, relay_settings
+from server.realtime import (
+    CLIENT_NS,
+    CONSOLE_NS,
+    ClientNamespace,
+    ConsoleNamespace,
+    SocketHub,
+    create_sio,
+)
+from server.relay import Relay
+from server.retention import run_sweeps
+from server.safety import Gate, Safety
 from server.sessions import Sessions
 from server.store import Store
 from server.store.factory import make_store
 from server.web import auth_routes, client_api, console_api, page_api, pages, safety_api
 from server.web.common import error_middleware
-from server.web.keys import ACCOUNTS, CONFIG, SAFETY, SESSIONS, STORE
+from server.web.keys import ACCOUNTS, CONFIG, HUB, MEDIA, SAFETY, SESSIONS, STORE
 from server.web.security import security_middleware
+from server.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 DEMO_LINK = web.AppKey("demo_link", list)
@@ -44,24 +59,45 @@ def create_app(
     )
     store = store or make_store(config)
     passwords = passwords or Passwords()
-    sio = create_sio(config)
-    hub = SocketHub(sio)
+    sio = scale.create_sio_for(config, create_sio)  # Redis between nodes if configured
+    sender = WebhookSender(store, config, clock)
+    feed = LogFeed()
+    # Every live update follows a commit: wake the webhook sender and the alert streams.
+    hub = WakingHub(SocketHub(sio), (sender.wake, feed.wake))
+
+    async def renegotiate(session_id: str, member_id: str) -> None:
+        # Clients are p_…, staff are u_…: each hears it in their own namespace.
+        if member_id.startswith("p_"):
+            await sio.emit("renegotiate", {}, room=f"p:{member_id}", namespace=CLIENT_NS)
+        else:
+            await sio.emit(
+                "renegotiate",
+                {"session_id": session_id},
+                room=f"u:{member_id}",
+                namespace=CONSOLE_NS,
+            )
+
+    relay = Relay(relay_settings(config), on_renegotiate=renegotiate)
+    media = Media(config, relay)
     accounts = Accounts(store, passwords, config, clock)
-    sessions = Sessions(store, passwords, config, hub, clock)
-    safety = Safety(store, hub, passwords, config, gate or NoGate(), clock)
+    sessions = Sessions(store, passwords, config, hub, clock, media)
+    safety = Safety(store, hub, passwords, config, gate or relay, clock)
     app[CONFIG] = config
+    app[HUB] = hub
+    app[MEDIA] = media
     app[STORE] = store
     app[ACCOUNTS] = accounts
     app[SESSIONS] = sessions
     app[SAFETY] = safety
     app[DEMO_LINK] = []
 
-    sio.register_namespace(ClientNamespace(sessions, safety, store))
-    sio.register_namespace(ConsoleNamespace(accounts, sessions, safety, store))
+    sio.register_namespace(ClientNamespace(sessions, safety, media, store))
+    sio.register_namespace(ConsoleNamespace(accounts, sessions, safety, media, store))
     sio.attach(app)
 
     for module in (auth_routes, console_api, client_api, safety_api, page_api, pages):
         app.router.add_routes(module.routes)
+    api_v1.setup(app, store, feed, clock)
     pages.add_static(app, Path(__file__).resolve().parent.parent / "client_web")
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -71,7 +107,11 @@ def create_app(
             if link:
                 app[DEMO_LINK].append(link)
         await safety.start()
+        sweeper = asyncio.create_task(run_sweeps(store, config.retention_days, clock))
         yield
+        sweeper.cancel()
+        await asyncio.gather(sweeper, return_exceptions=True)
+        await relay.close()
         await safety.stop()
         await store.close()
 
@@ -80,6 +120,13 @@ def create_app(
             await sio.eio.disconnect()
         await sio.shutdown()
 
+    async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
+        await sender.start()
+        yield
+        await sender.stop()
+
     app.cleanup_ctx.append(store_ctx)
+    app.cleanup_ctx.append(webhooks_ctx)
+    scale.setup(app, config, sio, store, safety)  # ops endpoints; with Redis, the alert poll
     app.on_shutdown.append(disconnect_all)
     return app

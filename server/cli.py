@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (verify, export):
         p.add_argument("--data-dir", type=Path, help="holds the audit key (HAVEN_DATA_DIR)")
         p.add_argument("--database-url", help="postgresql://... (HAVEN_DATABASE_URL)")
+    from server.api_v1 import cli as api_cli
+
+    api_cli.add_commands(sub)
     return parser
 
 
@@ -71,15 +74,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"haven: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from server.scale.logs import configure_logging
+
+    configure_logging(config.log_level, config.log_format)  # HAVEN_LOG_FORMAT=json for JSON lines
     logging.getLogger("aioice").setLevel(logging.WARNING)
     try:
         if args.command == "serve":
             return serve(config)
         if args.command == "user":
             return asyncio.run(_user(config, args))
+        if args.command in ("apikey", "watch"):
+            from server.api_v1 import cli as api_cli
+
+            return api_cli.main(config, args, os.environ)
         return asyncio.run(_audit(config, args))
     except HavenError as exc:
         print(f"haven: {exc.message}", file=sys.stderr)

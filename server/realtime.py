@@ -16,7 +16,8 @@ import socketio
 
 from server.accounts import Accounts
 from server.config import Config
-from server.errors import BadRequest, HavenError, Unauthorized
+from server.errors import BadRequest, HavenError, NotFound, Unauthorized
+from server.media import Media
 from server.models import User
 from server.safety import Safety
 from server.sessions import Sessions, clean_text
@@ -92,10 +93,11 @@ class SocketHub:
 class ClientNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     """A client's page: authenticated by its capability token in the connect ``auth``."""
 
-    def __init__(self, sessions: Sessions, safety: Safety, store: Store) -> None:
+    def __init__(self, sessions: Sessions, safety: Safety, media: Media, store: Store) -> None:
         super().__init__(CLIENT_NS)
         self._sessions = sessions
         self._safety = safety
+        self._media = media
         self._store = store
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
@@ -137,6 +139,23 @@ class ClientNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         }
 
     @acknowledged
+    async def on_ice(self, sid: str, data: Any = None) -> Ack:
+        """Return the ICE servers (with a short-lived TURN credential) for this client."""
+        me = await self.get_session(sid)
+        return {"ok": True, "ice_servers": self._media.ice_servers(me["participant_id"])}
+
+    @acknowledged
+    async def on_offer(self, sid: str, data: Any = None) -> Ack:
+        """Answer the client's WebRTC offer; only an admitted client reaches the relay."""
+        me = await self.get_session(sid)
+        participant = await self._store.participant(me["participant_id"])
+        session = await self._store.session(me["session_id"])
+        if participant is None or session is None:
+            raise Unauthorized("This link is not valid any more.")
+        sdp = data.get("sdp") if isinstance(data, dict) else None
+        return {"ok": True, "sdp": await self._media.client_offer(participant, session, sdp)}
+
+    @acknowledged
     async def on_signal(self, sid: str, data: Any = None) -> Ack:
         """Take a safety signal; acknowledged only once it is durable."""
         me = await self.get_session(sid)
@@ -169,12 +188,13 @@ class ConsoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     """A staff console: authenticated by the session cookie sent with the connection."""
 
     def __init__(
-        self, accounts: Accounts, sessions: Sessions, safety: Safety, store: Store
+        self, accounts: Accounts, sessions: Sessions, safety: Safety, media: Media, store: Store
     ) -> None:
         super().__init__(CONSOLE_NS)
         self._accounts = accounts
         self._sessions = sessions
         self._safety = safety
+        self._media = media
         self._store = store
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
@@ -210,6 +230,32 @@ class ConsoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if user is None:
             raise Unauthorized("Please sign in.")
         return user
+
+    @acknowledged
+    async def on_ice(self, sid: str, data: Any = None) -> Ack:
+        """Return the ICE servers (with a short-lived TURN credential) for this console."""
+        user = await self._user(sid)
+        return {"ok": True, "ice_servers": self._media.ice_servers(user.id)}
+
+    @acknowledged
+    async def on_offer(self, sid: str, data: Any = None) -> Ack:
+        """Answer the facilitator's WebRTC offer for a session they run."""
+        if not isinstance(data, dict) or not isinstance(data.get("session_id"), str):
+            raise BadRequest("An offer needs session_id and sdp.")
+        user = await self._user(sid)
+        session = await self._sessions.run(data["session_id"], user)
+        if user.id not in session.facilitator_ids:
+            raise NotFound("There is no such session.")
+        return {"ok": True, "sdp": await self._media.staff_offer(session, user, data.get("sdp"))}
+
+    @acknowledged
+    async def on_stats(self, sid: str, data: Any = None) -> Ack:
+        """Return per-participant media statistics (bitrate, loss, round-trip time)."""
+        session_id = data.get("session_id") if isinstance(data, dict) else None
+        if not isinstance(session_id, str):
+            raise BadRequest("The field session_id is missing.")
+        session = await self._sessions.get(session_id, await self._user(sid))
+        return {"ok": True, "stats": self._media.stats(session.id)}
 
     @acknowledged
     async def on_alert_delivered(self, sid: str, data: Any = None) -> Ack:

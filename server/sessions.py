@@ -7,6 +7,7 @@ import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from server.auth.passwords import Passwords
 from server.auth.tokens import new_id, new_token, token_hash
@@ -69,6 +70,16 @@ def display_name(value: object) -> str:
     return name
 
 
+class MediaLifecycle(Protocol):
+    """What the waiting room needs from the relay: cut one member, or a whole session."""
+
+    async def drop(self, member_id: str) -> None:
+        """Disconnect one member's media."""
+
+    async def end(self, session_id: str) -> None:
+        """Disconnect everyone's media in a session."""
+
+
 class Sessions:
     """Create sessions and invites, let clients in, and let facilitators run the room."""
 
@@ -79,12 +90,14 @@ class Sessions:
         config: Config,
         hub: Hub,
         clock: Callable[[], float] = time.time,
+        media: MediaLifecycle | None = None,
     ) -> None:
         self._store = store
         self._passwords = passwords
         self._config = config
         self._hub = hub
         self._clock = clock
+        self._media = media
 
     # -- access ---------------------------------------------------------------------------------
 
@@ -298,6 +311,8 @@ class Sessions:
         ):
             raise Conflict("That client is not in the session.")
         await self._store.revoke_invite(participant.invite_id, self._clock(), [])
+        if self._media is not None:
+            await self._media.drop(participant.id)
         await self._hub.to_participant(participant.id, "removed", {})
 
     async def set_locked(self, session: Session, user: User, locked: bool) -> None:
@@ -324,6 +339,8 @@ class Sessions:
         )
         ended = await self._store.end_session(session.id, now, [event], [webhook])
         if ended:
+            if self._media is not None:
+                await self._media.end(session.id)
             await self._hub.to_session_clients(session.id, "session_ended", {})
             for p in await self._store.participants(session.id):
                 await self._hub.to_participant(p.id, "session_ended", {})

@@ -6,6 +6,8 @@ from aiohttp import web
 
 from server.accounts import Accounts
 from server.config import Config
+from server.hub import Hub
+from server.media import Media
 from server.safety import Safety
 from server.sessions import Sessions
 from server.store import Store
@@ -15,3 +17,5 @@ STORE = web.AppKey("store", Store)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 SESSIONS = web.AppKey("sessions", Sessions)
 SAFETY = web.AppKey("safety", Safety)
+HUB = web.AppKey("hub", Hub)
+MEDIA = web.AppKey("media", Media)

@@ -7,21 +7,14 @@ from typing import Any
 from aiohttp import web
 
 from server.errors import BadRequest, Unauthorized
-from server.hub import Hub
 from server.messages import fields
 from server.sessions import clean_text
 from server.store import NewEvent
 from server.web.common import read_json, staff
-from server.web.keys import SAFETY, SESSIONS, STORE
+from server.web.keys import HUB, SAFETY, SESSIONS, STORE
 
 routes = web.RouteTableDef()
 MAX_RECORD = 8000
-
-
-def _hub(request: web.Request) -> Hub:
-    """Return the live hub (held by Sessions until the app exposes it under its own key)."""
-    hub: Hub = request.app[SESSIONS]._hub
-    return hub
 
 
 @routes.post("/api/client/peers")
@@ -48,7 +41,7 @@ async def staff_chat(request: web.Request) -> web.Response:
     body = fields(await read_json(request), required={"text": str})
     text = clean_text(body["text"], field="The message", max_len=2000, allow_empty=False)
     message: dict[str, Any] = {"from": f"user:{user.id}", "name": "Facilitator", "text": text}
-    hub = _hub(request)
+    hub = request.app[HUB]
     await hub.to_session_clients(session.id, "chat", message)
     await hub.to_session_staff(session.id, "chat", message)
     return web.json_response({"ok": True})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 import socketio
@@ -199,3 +200,26 @@ async def test_end_session_tells_clients_and_revokes_invites(haven: Haven) -> No
     assert (await haven.post("/api/invite/open", {"token": unused["token"]}))[0] == 410
     assert (await staff.call("POST", f"/api/sessions/{session_id}/end"))[1]["ended"] is False
     await client.disconnect()
+
+
+async def test_retention_removes_personal_data_of_old_sessions(haven: Haven) -> None:
+    """Names, safety plans, safe words and PINs are deleted once retention has passed."""
+    from server.retention import sweep
+
+    staff = await haven.staff()
+    session_id = await haven.new_session(staff)
+    invite = await haven.invite(
+        staff, session_id, safety_plan="Text me.", safe_word="avocado", pin="123456"
+    )
+    joined = await haven.join(invite["token"], name="Robin", pin="123456")
+    await staff.call("POST", f"/api/sessions/{session_id}/end")
+    assert await sweep(haven.store, 30, time.time() + 29 * 86400) == 0
+    assert await sweep(haven.store, 30, time.time() + 31 * 86400) == 1
+    participant = await haven.store.participant(joined["participant_id"])
+    stored = await haven.store.invite(invite["id"])
+    assert participant is not None and participant.display_name == ""
+    assert stored is not None and (stored.safety_plan, stored.safe_word, stored.pin_hash) == (
+        "",
+        "",
+        None,
+    )

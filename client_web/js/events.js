@@ -1,0 +1,36 @@
+// The socket.io event names and signal words: the only place they appear as strings in the pages.
+export const EV = Object.freeze({
+  // client namespace
+  STATE: "state",
+  SIGNAL: "signal",
+  CHAT: "chat",
+  ADMITTED: "admitted",
+  REMOVED: "removed",
+  SESSION_ENDED: "session_ended",
+  PAUSED: "paused",
+  PEER_STATE: "peer_state",
+  // both namespaces (the relay)
+  OFFER: "offer",
+  RENEGOTIATE: "renegotiate",
+  // console namespace
+  WATCH: "watch",
+  SYNC: "sync",
+  WAITING: "waiting",
+  ALERT: "alert",
+  ALERT_DELIVERED: "alert_delivered",
+  ALERT_UPDATE: "alert_update",
+  ALERT_ESCALATED: "alert_escalated",
+  ALERT_NOTE: "alert_note",
+  PARTICIPANT_STATE: "participant_state",
+  ON_DUTY: "on_duty",
+});
+
+export const KIND = Object.freeze({ PANIC: "panic", STEP_AWAY: "step_away", RESUME: "resume" });
+export const SOURCE = Object.freeze({
+  CONTROL: "control",
+  KEYS: "keys",
+  GESTURE: "gesture",
+  TYPED: "typed",
+});
+
+export const NS = Object.freeze({ CLIENT: "/client", CONSOLE: "/console" });

@@ -1,0 +1,98 @@
+"""Media signalling: who may send an offer, ICE servers for each member, relay lifecycle.
+
+The relay (``server/relay``) owns every peer connection; this module decides who reaches it.
+A client may offer only once admitted; staff may offer for sessions they run. A client paused
+in the store is paused in the relay before its first offer, so a reconnect never reopens media.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from server.config import Config
+from server.errors import Conflict, HavenError, Unavailable
+from server.models import Participant, Session, User
+from server.relay import Relay, RelayError, RelaySettings, turn_credentials
+
+log = logging.getLogger(__name__)
+Notify = Callable[[str, str, str, dict[str, Any]], Awaitable[None]]
+
+
+def relay_settings(config: Config) -> RelaySettings:
+    """Return the relay's settings for this configuration."""
+    return RelaySettings(
+        ice_servers=tuple(s for s in config.ice_servers if "username" in s or _no_turn(s)),
+        max_peers=config.max_peers,
+        allow_private_candidates=config.allow_private_ice,
+        max_sdp_bytes=config.max_message_bytes,
+    )
+
+
+def _no_turn(server: dict[str, Any]) -> bool:
+    urls = server.get("urls", [])
+    urls = [urls] if isinstance(urls, str) else urls
+    return not any(str(u).startswith("turn") for u in urls)
+
+
+class Media:
+    """The gate between signalling and the relay."""
+
+    def __init__(self, config: Config, relay: Relay) -> None:
+        self._config = config
+        self.relay = relay
+
+    def ice_servers(self, member_id: str) -> list[dict[str, Any]]:
+        """Return STUN/TURN servers for a browser, with a TURN credential valid for an hour."""
+        servers = []
+        for server in self._config.ice_servers:
+            if _no_turn(server) or "username" in server:
+                servers.append(server)
+            elif self._config.turn_secret:
+                urls = server["urls"]
+                servers.append(
+                    turn_credentials(
+                        self._config.turn_secret,
+                        member_id,
+                        [urls] if isinstance(urls, str) else list(urls),
+                    )
+                )
+        return servers
+
+    async def client_offer(self, participant: Participant, session: Session, sdp: object) -> str:
+        """Answer an admitted client's offer."""
+        if participant.status != "admitted":
+            raise Conflict("The call opens once you are let in.")
+        if participant.paused_reason is not None:
+            self.relay.pause(participant.id)  # the store's pause survives reconnects
+        return await self._offer(session, participant.id, sdp)
+
+    async def staff_offer(self, session: Session, user: User, sdp: object) -> str:
+        """Answer a facilitator's offer for a session they run."""
+        return await self._offer(session, user.id, sdp)
+
+    async def _offer(self, session: Session, member_id: str, sdp: object) -> str:
+        if session.ended_at is not None:
+            raise Conflict("This session has ended.")
+        if not isinstance(sdp, str):
+            raise HavenError("The field sdp must be text.")
+        try:
+            return await self.relay.offer(session.id, member_id, sdp)
+        except RelayError as exc:
+            raise Conflict(str(exc)) from None
+        except Exception:
+            log.exception("The relay failed on an offer")
+            raise Unavailable("The call could not be connected; please try again.") from None
+
+    async def drop(self, member_id: str) -> None:
+        """Disconnect one member's media (removed, denied, left)."""
+        await self.relay.remove(member_id)
+
+    async def end(self, session_id: str) -> None:
+        """Disconnect everyone's media in a session."""
+        await self.relay.end_session(session_id)
+
+    def stats(self, session_id: str) -> dict[str, dict[str, float]]:
+        """Return per-member media statistics for the console."""
+        return self.relay.stats(session_id)

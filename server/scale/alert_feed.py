@@ -1,0 +1,94 @@
+"""The database behind the pub/sub push: each node polls the log for alert changes.
+
+Redis pub/sub drops what it cannot deliver. Every change to an alert is an ``alert.*`` event in
+the log, so each node reads the log from the last sequence number it has seen, about once a
+second, and hands every changed alert to its own consoles through the manager's ledger, which
+drops what Redis (or an earlier poll) already delivered. A database that does not answer only
+delays the poll; the next one picks up from the same place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from server.errors import HavenError
+from server.realtime import CONSOLE_NS
+from server.safety import Safety
+from server.scale.pubsub import JsonRedisManager
+from server.store import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000
+
+
+class AlertFeed:
+    """Poll the event log and push alert changes this node's consoles have not been given."""
+
+    def __init__(
+        self, store: Store, safety: Safety, manager: JsonRedisManager, interval: float = 1.0
+    ) -> None:
+        self._store = store
+        self._safety = safety
+        self._manager = manager
+        self._interval = interval
+        self._after = 0
+        self._task: asyncio.Task[None] | None = None
+        self.polls = 0
+
+    async def start(self) -> None:
+        """Start polling from the log's current head (older open alerts replay on connect)."""
+        self._after = await self._store.head_seq()
+        self._task = asyncio.create_task(self._run(), name="haven-alert-feed")
+
+    async def stop(self) -> None:
+        """Stop polling."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.poll()
+            except (HavenError, StoreError, OSError) as exc:
+                log.warning("Alert poll skipped: %s", type(exc).__name__)
+            except Exception:
+                log.exception("Alert poll failed")
+
+    async def poll(self) -> int:
+        """Read the log since the last poll and push changed alerts; return how many pushes."""
+        pushed = 0
+        while True:
+            events = await self._store.events(after_seq=self._after, limit=BATCH)
+            changed: dict[str, None] = {}
+            for event in events:
+                alert_id = event.payload.get("alert")
+                if event.type.startswith("alert.") and isinstance(alert_id, str):
+                    changed[alert_id] = None
+            for alert_id in changed:
+                pushed += await self._push(alert_id)
+            if events:
+                self._after = events[-1].seq
+            self.polls += 1
+            if len(events) < BATCH:
+                return pushed
+
+    async def _push(self, alert_id: str) -> int:
+        alert = await self._store.alert(alert_id)
+        if alert is None:
+            return 0
+        message = await self._safety.alert_message(alert)
+        pushed = 0
+        for room in (f"staff:{alert.session_id}", f"leads:{alert.service_id}"):
+            for sid, _ in list(self._manager.get_participants(CONSOLE_NS, room)):
+                event = "alert_update" if self._manager.ledger.known(sid, alert.id) else "alert"
+                pushed += await self._manager.deliver_alert(
+                    event, message, namespace=CONSOLE_NS, room=sid
+                )
+        return pushed

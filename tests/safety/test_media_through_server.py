@@ -1,0 +1,113 @@
+"""Real WebRTC through the real server: offers over socket.io, the gate closed by a signal."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import socketio
+
+from tests.harness import Haven, Inbox
+from tests.relay.conftest import Browser, wait_for
+
+
+class SocketOffers:
+    """Stands in for the relay inside a test Browser: offers travel over socket.io."""
+
+    def __init__(self, sio: socketio.AsyncClient, namespace: str, session_id: str) -> None:
+        self._sio = sio
+        self._namespace = namespace
+        self._session_id = session_id
+
+    async def offer(self, session_id: str, participant_id: str, sdp: str) -> str:
+        """Send the offer through the server and return its answer."""
+        payload: dict[str, Any] = {"sdp": sdp}
+        if self._namespace == "/console":
+            payload["session_id"] = self._session_id
+        answer = await self._sio.call("offer", payload, namespace=self._namespace, timeout=10)
+        assert answer["ok"], answer
+        return str(answer["sdp"])
+
+
+def _follow_renegotiation(sio: socketio.AsyncClient, namespace: str, browser: Browser) -> None:
+    async def renegotiate(data: Any = None) -> None:
+        browser.add_receivers(1)
+        await browser.negotiate()
+
+    sio.on("renegotiate", renegotiate, namespace=namespace)
+
+
+async def test_call_media_flows_and_a_panic_cuts_it_at_the_relay(haven: Haven) -> None:
+    """Client and facilitator see each other through the relay; a panic cuts both directions."""
+    staff = await haven.staff()
+    session_id = await haven.new_session(staff)
+    created = await haven.invite(staff, session_id, pin="123456")
+    joined = await haven.join(created["token"], pin="123456")
+    pid = joined["participant_id"]
+    client = await haven.client_socket(joined["token"])
+    refused = await client.call("offer", {"sdp": "v=0"}, namespace="/client", timeout=5)
+    assert refused["ok"] is False and "let in" in refused["error"]  # waiting room: no media
+    await staff.call("POST", f"/api/sessions/{session_id}/participants/{pid}/admit")
+    console = await staff.console_socket()
+
+    ice = await client.call("ice", {}, namespace="/client", timeout=5)
+    assert ice == {"ok": True, "ice_servers": []}
+    me = Browser(SocketOffers(client, "/client", session_id), session_id, pid)  # type: ignore[arg-type]
+    them = Browser(
+        SocketOffers(console, "/console", session_id),
+        session_id,
+        staff.user["id"],  # type: ignore[arg-type]
+    )
+    _follow_renegotiation(client, "/client", me)
+    _follow_renegotiation(console, "/console", them)
+    try:
+        for browser in (me, them):
+            browser.add_media()
+            browser.add_receivers(1)
+            await browser.negotiate()
+        await wait_for(
+            lambda: bool(them.from_participant(pid)) and bool(me.from_participant(staff.user["id"]))
+        )
+        from_client = them.from_participant(pid)
+        to_client = me.from_participant(staff.user["id"])
+        await wait_for(lambda: any(real for _, real in from_client["video"].frames))
+        await wait_for(lambda: any(real for _, real in to_client["video"].frames))
+
+        paused = Inbox(client, "/client", "paused")
+        ack = await client.call(
+            "signal",
+            {"id": "media-panic-1", "kind": "panic", "source": "keys"},
+            namespace="/client",
+            timeout=5,
+        )
+        assert ack["ok"]
+        await paused.next("paused")
+        closed_at = time.monotonic() + 0.1  # packets already on the wire may still land
+        await wait_for(lambda: from_client["video"].packets_after(closed_at + 0.3) > 0)
+        assert from_client["video"].real_packets_after(closed_at) == 0
+        assert from_client["audio"].real_packets_after(closed_at) == 0
+        assert to_client["video"].real_packets_after(closed_at) == 0
+        assert to_client["audio"].real_packets_after(closed_at) == 0
+        assert not any(real for at, real in from_client["video"].frames if at > closed_at + 0.2)
+
+        ack = await client.call(
+            "signal",
+            {"id": "media-resume-1", "kind": "resume", "source": "control", "pin": "123456"},
+            namespace="/client",
+            timeout=5,
+        )
+        assert ack["ok"]
+        resumed_at = time.monotonic()
+        await wait_for(lambda: from_client["video"].real_packets_after(resumed_at) > 0)
+        await wait_for(
+            lambda: any(real for at, real in from_client["video"].frames if at > resumed_at)
+        )
+        stats = await console.call(
+            "stats", {"session_id": session_id}, namespace="/console", timeout=5
+        )
+        assert stats["ok"] and pid in stats["stats"]
+    finally:
+        await me.close()
+        await them.close()
+        await client.disconnect()
+        await console.disconnect()
