@@ -31,7 +31,15 @@ from server.safety import Gate, Safety
 from server.sessions import Sessions
 from server.store import Store
 from server.store.factory import make_store
-from server.web import auth_routes, client_api, console_api, page_api, pages, safety_api
+from server.web import (
+    auth_routes,
+    client_api,
+    console_api,
+    embed_routes,
+    page_api,
+    pages,
+    safety_api,
+)
 from server.web.common import error_middleware
 from server.web.keys import ACCOUNTS, CONFIG, HUB, MEDIA, SAFETY, SESSIONS, STORE
 from server.web.security import security_middleware
@@ -52,7 +60,9 @@ def create_app(
     """Build the Haven application for ``config``; nothing is opened until it starts."""
     app = web.Application(
         middlewares=[
-            security_middleware(config, frozenset({safety_api.SIGNAL_PATH})),
+            security_middleware(
+                config, frozenset({safety_api.SIGNAL_PATH, embed_routes.TYPED_PATH})
+            ),
             error_middleware,
         ],
         client_max_size=config.max_message_bytes,
@@ -81,7 +91,9 @@ def create_app(
     media = Media(config, relay)
     accounts = Accounts(store, passwords, config, clock)
     sessions = Sessions(store, passwords, config, hub, clock, media)
-    safety = Safety(store, hub, passwords, config, gate or relay, clock)
+    # With Redis, a pause closes the gate on every node's relay, not only this one's.
+    safety_gate = gate or scale.cluster_gate(config.redis_url, relay)
+    safety = Safety(store, hub, passwords, config, safety_gate, clock)
     app[CONFIG] = config
     app[HUB] = hub
     app[MEDIA] = media
@@ -98,6 +110,7 @@ def create_app(
     for module in (auth_routes, console_api, client_api, safety_api, page_api, pages):
         app.router.add_routes(module.routes)
     api_v1.setup(app, store, feed, clock)
+    embed_routes.setup(app)  # the widget on other origins: loader, frame, CORS
     pages.add_static(app, Path(__file__).resolve().parent.parent / "client_web")
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-url", help="address users reach Haven at (HAVEN_PUBLIC_URL)")
     serve.add_argument("--database-url", help="postgresql://... (HAVEN_DATABASE_URL)")
     serve.add_argument("--redis-url", help="redis://... for several nodes (HAVEN_REDIS_URL)")
+    serve.add_argument(
+        "--demo-embed",
+        action="store_true",
+        help="also run the embed demo (a p2p call with the widget) on port + 1",
+    )
 
     user = sub.add_parser("user", help="manage staff accounts")
     user_sub = user.add_subparsers(dest="user_command", required=True)
@@ -80,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("aioice").setLevel(logging.WARNING)
     try:
         if args.command == "serve":
-            return serve(config)
+            return serve(config, demo_embed=args.demo_embed)
         if args.command == "user":
             return asyncio.run(_user(config, args))
         if args.command in ("apikey", "watch"):
@@ -93,13 +98,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def serve(config: Config) -> int:
+def serve(config: Config, *, demo_embed: bool = False) -> int:
     """Run the server until SIGINT or SIGTERM, then shut down within a few seconds."""
-    asyncio.run(_serve(config))
+    if demo_embed:
+        from server.demo_embed import demo_origins
+
+        config = demo_origins(config)  # raises ConfigError without a fixed port
+    asyncio.run(_serve(config, demo_embed))
     return 0
 
 
-async def _serve(config: Config) -> None:
+async def _serve(config: Config, demo_embed: bool = False) -> None:
     from aiohttp import web
 
     from server.app import DEMO_LINK, create_app
@@ -123,8 +132,17 @@ async def _serve(config: Config) -> None:
             f"one-time link:\n\n    {link}\n",
             flush=True,
         )
+    demo = None
+    if demo_embed:
+        from server.demo_embed import start_demo
+
+        demo = await start_demo(app, config, base)
+        demo_url = base.rsplit(":", 1)[0] + f":{config.port + 1}/"
+        print(f"The embed demo (a call Haven does not carry) is at {demo_url}", flush=True)
     await stop.wait()
     log.info("Shutting down")
+    if demo is not None:
+        await asyncio.wait_for(demo.cleanup(), timeout=4)
     await asyncio.wait_for(runner.cleanup(), timeout=9)
 
 

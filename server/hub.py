@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 
@@ -20,6 +21,16 @@ class Hub(Protocol):
     async def to_service_leads(self, service_id: str, event: str, data: dict[str, Any]) -> None:
         """Send to every safeguarding lead console of a service."""
 
+    async def to_alert_audience(
+        self,
+        session_id: str,
+        facilitator_ids: Sequence[str],
+        service_id: str,
+        event: str,
+        data: dict[str, Any],
+    ) -> None:
+        """Send once to every console of the session's facilitators and of the leads on duty."""
+
 
 class NullHub:
     """A hub that delivers nothing, for command-line tools."""
@@ -34,4 +45,14 @@ class NullHub:
         """Deliver nothing."""
 
     async def to_service_leads(self, service_id: str, event: str, data: dict[str, Any]) -> None:
+        """Deliver nothing."""
+
+    async def to_alert_audience(
+        self,
+        session_id: str,
+        facilitator_ids: Sequence[str],
+        service_id: str,
+        event: str,
+        data: dict[str, Any],
+    ) -> None:
         """Deliver nothing."""

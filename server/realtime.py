@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from http.cookies import SimpleCookie
 from typing import Any, TypeVar
 
@@ -88,6 +88,19 @@ class SocketHub:
     async def to_service_leads(self, service_id: str, event: str, data: dict[str, Any]) -> None:
         """Send to the consoles of a service's leads on duty."""
         await self._sio.emit(event, data, room=f"leads:{service_id}", namespace=CONSOLE_NS)
+
+    async def to_alert_audience(
+        self,
+        session_id: str,
+        facilitator_ids: Sequence[str],
+        service_id: str,
+        event: str,
+        data: dict[str, Any],
+    ) -> None:
+        """Send once (one emit over several rooms) to the facilitators' and the leads' consoles."""
+        rooms = [f"staff:{session_id}", f"leads:{service_id}"]
+        rooms += [f"u:{user_id}" for user_id in facilitator_ids]
+        await self._sio.emit(event, data, room=rooms, namespace=CONSOLE_NS)
 
 
 class ClientNamespace(socketio.AsyncNamespace):  # type: ignore[misc]

@@ -456,11 +456,17 @@ class Safety:
 
     async def _announce_escalation(self, alert: Alert, escalate: Escalate) -> None:
         """Tell every lead on duty (with the full alert) and the session's staff."""
-        message = await self.alert_message(alert)
         note = {"alert_id": alert.id, "reason": escalate.reason}
-        await self._hub.to_service_leads(alert.service_id, "alert", message)
-        await self._hub.to_service_leads(alert.service_id, "alert_escalated", note)
-        await self._hub.to_session_staff(alert.session_id, "alert_escalated", note)
+        await self._to_audience(alert, "alert", await self.alert_message(alert))
+        await self._to_audience(alert, "alert_escalated", note)
+
+    async def _to_audience(self, alert: Alert, event: str, data: dict[str, Any]) -> None:
+        """Send to the session's facilitators (watching it or not) and the leads on duty, once."""
+        session = await self._store.session(alert.session_id)
+        facilitators = session.facilitator_ids if session else ()
+        await self._hub.to_alert_audience(
+            alert.session_id, facilitators, alert.service_id, event, data
+        )
 
     # -- alerts ---------------------------------------------------------------------------------
 
@@ -494,9 +500,7 @@ class Safety:
         }
 
     async def _publish(self, alert: Alert) -> None:
-        message = await self.alert_message(alert)
-        await self._hub.to_session_staff(alert.session_id, "alert", message)
-        await self._hub.to_service_leads(alert.service_id, "alert", message)
+        await self._to_audience(alert, "alert", await self.alert_message(alert))
 
     async def visible_alerts(self, user: User) -> list[Alert]:
         """Return the open alerts a console should show: its sessions', or all for a lead."""
@@ -564,7 +568,7 @@ class Safety:
                 {"alert": alert.id, "note": note},
             )
         )
-        await self._hub.to_session_staff(alert.session_id, "alert_note", {"alert_id": alert.id})
+        await self._to_audience(alert, "alert_note", {"alert_id": alert.id})
 
     async def _step(
         self,
@@ -594,9 +598,7 @@ class Safety:
         if isinstance(event, Acknowledged):
             webhooks.append(self._webhook(updated, "alert.acknowledged", None, now))
         await self._store.save_alert(updated, events, webhooks)
-        message = await self.alert_message(updated)
-        await self._hub.to_session_staff(alert.session_id, "alert_update", message)
-        await self._hub.to_service_leads(alert.service_id, "alert_update", message)
+        await self._to_audience(updated, "alert_update", await self.alert_message(updated))
         for escalate in effects:
             await self._announce_escalation(updated, escalate)
         self._arm(updated)

@@ -275,6 +275,10 @@ class Sessions:
             raise Conflict("Only a waiting client can be admitted.")
         admitted_p = replace(participant, status="admitted")
         await self._hub.to_participant(participant.id, "admitted", {"session_id": session.id})
+        # Every console on the session refreshes, whoever admitted (another console, the API).
+        await self._hub.to_session_staff(
+            session.id, "participant_admitted", {"participant_id": participant.id}
+        )
         return admitted_p
 
     async def deny(self, session: Session, user: User, participant_id: str) -> None:

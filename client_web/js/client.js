@@ -27,6 +27,7 @@ const state = {
   stream: null,
   link: null,
   peers: new Map(),
+  remote: new Map(), // member id -> MediaStream from the relay
   peerTimer: null,
   paused: false,
   step: "loading",
@@ -78,6 +79,7 @@ function teardownMedia() {
   $(".js-tiles").replaceChildren();
   $(".js-chat").replaceChildren();
   state.peers.clear();
+  state.remote.clear();
 }
 
 function wireExit() {
@@ -384,6 +386,7 @@ async function enterCall() {
   state.peerTimer = setInterval(refreshPeers, 3000);
   const slots = state.sessionKind === "group" ? 12 : 1;
   state.link = new MediaLink(state.socket, { onTrack: addRemoteTrack });
+  state.remote.clear();
   state.link.connect(state.stream, slots).catch(() => {});
 }
 
@@ -400,11 +403,14 @@ async function refreshPeers() {
   }
 }
 
+// Tiles are keyed by member id: the relay names every forwarded stream after its source (the
+// msid), so a stream id is a participant id (a client) or an account id (a facilitator).
 function renderTiles() {
   if (state.paused || decoyShown()) return;
   const $tiles = $(".js-tiles");
   const keep = new Map([...$tiles.querySelectorAll("[data-peer]")].map(($t) => [$t.dataset.peer, $t]));
-  const wanted = [{ id: "me", display_name: "You", me: true, away: false }, ...state.peers.values()].filter((p) => p.id !== state.participantId);
+  const others = [...state.peers.values()].filter((p) => p.id !== state.participantId && (p.role !== "facilitator" || hasMedia(p.id)));
+  const wanted = [{ id: "me", display_name: "You", me: true, away: false }, ...others];
   for (const p of wanted) {
     let $tile = keep.get(p.id);
     if (!$tile) {
@@ -412,16 +418,55 @@ function renderTiles() {
       $tiles.append($tile);
     }
     keep.delete(p.id);
+    // A paused client is "stepped away" to the other clients, whatever the reason, and nothing more.
     $tile.querySelector(".tile__name").textContent = p.away ? `${p.display_name} · stepped away` : p.display_name;
     $tile.classList.toggle("tile--away", Boolean(p.away));
     $tile.dataset.away = p.away ? "true" : "false";
-    if (p.me && state.stream && !$tile.querySelector("video") && state.stream.getVideoTracks().length) {
-      const $v = el("video", { muted: true, autoplay: true, playsInline: true, "aria-label": "Your camera" });
-      $v.srcObject = state.stream;
-      $tile.querySelector(".tile__media").append($v);
-    }
+    if (p.me) showOwnVideo($tile);
+    else showRemote($tile, p);
   }
-  for (const $t of keep.values()) if ($t.dataset.peer !== "remote") $t.remove();
+  for (const $t of keep.values()) {
+    detachMedia($t);
+    $t.remove();
+  }
+}
+
+function hasMedia(id) {
+  const stream = state.remote.get(id);
+  return Boolean(stream && stream.getTracks().some((t) => t.readyState === "live"));
+}
+
+function showOwnVideo($tile) {
+  if (!state.stream || $tile.querySelector("video") || !state.stream.getVideoTracks().length) return;
+  const $v = el("video", { muted: true, autoplay: true, playsInline: true, "aria-label": "Your camera" });
+  $v.srcObject = state.stream;
+  $tile.querySelector(".tile__media").append($v);
+}
+
+function showRemote($tile, p) {
+  const stream = state.remote.get(p.id);
+  if (p.away || !stream) {
+    detachMedia($tile);
+    return;
+  }
+  let $v = $tile.querySelector("video");
+  if (!$v) {
+    $v = el("video", { autoplay: true, playsInline: true, "data-stream": p.id });
+    $tile.querySelector(".tile__media").append($v);
+  }
+  if ($v.srcObject !== stream) $v.srcObject = stream;
+  $v.setAttribute("aria-label", `Video of ${p.display_name}`);
+  const seen = stream.getVideoTracks().some((t) => t.readyState === "live");
+  $tile.classList.toggle("tile--no-video", !seen);
+}
+
+function detachMedia($tile) {
+  for (const $v of $tile.querySelectorAll("video")) {
+    $v.pause();
+    $v.srcObject = null;
+    $v.remove();
+  }
+  $tile.classList.remove("tile--no-video");
 }
 
 function addRemoteTrack(track, stream) {
@@ -429,14 +474,18 @@ function addRemoteTrack(track, stream) {
     track.stop();
     return;
   }
-  const id = (stream && stream.id) || track.id;
-  let $media = document.querySelector(`[data-stream="${CSS.escape(id)}"]`);
-  if (!$media) {
-    $media = el("video", { autoplay: true, playsInline: true, "data-stream": id, "aria-label": "Video from the call" });
-    $media.srcObject = stream || new MediaStream([track]);
-    const $tile = el("figure", { class: "tile", "data-peer": "remote" }, el("div", { class: "tile__media" }, $media));
-    $(".js-tiles").append($tile);
+  if (!stream) return; // the relay always names the source; an unnamed track is not shown
+  const id = stream.id;
+  if (!state.remote.has(id)) {
+    state.remote.set(id, stream);
+    const redraw = () => renderTiles();
+    stream.addEventListener("addtrack", redraw);
+    stream.addEventListener("removetrack", redraw);
   }
+  track.addEventListener("unmute", () => renderTiles());
+  track.addEventListener("ended", () => renderTiles());
+  if (state.peers.has(id)) renderTiles();
+  else refreshPeers(); // someone new: learn their name first, then show the tile
 }
 
 function addChat(name, text, mine) {

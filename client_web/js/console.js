@@ -6,7 +6,7 @@ import { announce, el } from "./status.js";
 import { AlertBoard, consoleSocket, renderTimeline, showSignedIn, signedIn, fmtTime } from "./staff.js";
 
 const $ = (sel) => document.querySelector(sel);
-const state = { socket: null, session: null, link: null, stats: new Map() };
+const state = { socket: null, session: null, link: null, stats: new Map(), remote: new Map(), statsTimer: null };
 window.havenConsole = state; // for the browser tests only
 
 async function loadSessions() {
@@ -40,43 +40,141 @@ async function openSession(id) {
   renderParticipants(s);
   renderInvites(s);
   await loadTimeline();
-  if (first) announce(`Opened ${s.title}.`);
+  if (first) {
+    announce(`Opened ${s.title}.`);
+    pollStats();
+  }
 }
 
-function renderParticipants(s) {
-  const $waiting = $(".js-waiting");
-  $waiting.replaceChildren();
-  for (const p of s.participants.filter((x) => x.status === "waiting")) {
-    $waiting.append(
-      el(
-        "li",
-        { class: "row", "data-participant": p.id },
-        el("span", { text: `${p.display_name}${p.camera_off ? " (camera off)" : ""}` }),
-        el("button", { class: "button button--small js-admit", type: "button", text: `Admit ${p.display_name}`, onclick: () => act(p, "admit") }),
-        el("button", { class: "button button--quiet button--small js-deny", type: "button", text: `Deny ${p.display_name}`, onclick: () => act(p, "deny") }),
-      ),
-    );
-  }
-  if (!$waiting.children.length) $waiting.append(el("li", { class: "quiet", text: "Nobody is waiting." }));
+const REASON = { panic: "paused for safety", step_away: "stepped away", facilitator_pause: "paused by a facilitator" };
 
+function renderParticipants(s) {
+  keepFocus(() => {
+    const $waiting = $(".js-waiting");
+    $waiting.replaceChildren();
+    for (const p of s.participants.filter((x) => x.status === "waiting")) {
+      $waiting.append(
+        el(
+          "li",
+          { class: "row", "data-participant": p.id },
+          el("span", { text: `${p.display_name}${p.camera_off ? " (camera off)" : ""}` }),
+          el("button", { class: "button button--small js-admit", type: "button", "data-focus": `admit:${p.id}`, text: `Admit ${p.display_name}`, onclick: () => act(p, "admit") }),
+          el("button", { class: "button button--quiet button--small js-deny", type: "button", "data-focus": `deny:${p.id}`, text: `Deny ${p.display_name}`, onclick: () => act(p, "deny") }),
+        ),
+      );
+    }
+    if (!$waiting.children.length) $waiting.append(el("li", { class: "quiet", text: "Nobody is waiting." }));
+    renderTiles(s);
+  }, "#waiting-h");
+}
+
+// Tiles are keyed by member id so a refresh keeps each video playing and keyboard focus in place.
+function renderTiles(s) {
   const $tiles = $(".js-call-tiles");
-  $tiles.replaceChildren();
-  for (const p of s.participants.filter((x) => x.status === "admitted")) {
-    const paused = p.paused_reason ? ` · paused (${p.paused_reason.replace("_", " ")})` : "";
-    const stats = state.stats.get(p.id);
-    $tiles.append(
-      el(
-        "figure",
-        { class: p.paused_reason ? "tile tile--away" : "tile", "data-participant": p.id },
-        el("div", { class: "tile__media", "data-media-for": p.id }),
-        el("figcaption", { class: "tile__name" }, el("span", { class: "js-tile-name", text: `${p.display_name}${paused}` }), el("br"), el("small", { class: "js-stats", text: stats || "media: no statistics yet" })),
-        el("div", { class: "row" },
-          el("button", { class: "button button--quiet button--small js-pause", type: "button", text: `Pause ${p.display_name}`, onclick: () => act(p, "pause") }),
-          el("button", { class: "button button--quiet button--small js-remove", type: "button", text: `Remove ${p.display_name}`, onclick: () => act(p, "remove") })),
-      ),
+  const keep = new Map([...$tiles.querySelectorAll("[data-participant]")].map(($t) => [$t.dataset.participant, $t]));
+  const members = s.participants.filter((x) => x.status === "admitted").map((p) => ({ ...p, client: true }));
+  // A co-facilitator's media arrives under their account id; they get a tile once it does.
+  for (const id of [s.facilitator_id, s.co_facilitator_id]) {
+    if (id && state.remote.has(id)) members.push({ id, display_name: "Co-facilitator", client: false });
+  }
+  for (const p of members) {
+    let $tile = keep.get(p.id);
+    if (!$tile) {
+      $tile = newTile(p);
+      $tiles.append($tile); // existing tiles stay put: moving one would drop keyboard focus
+    }
+    keep.delete(p.id);
+    // Facilitators see the truth: who is paused and why.
+    const paused = p.paused_reason ? ` · ${REASON[p.paused_reason] || p.paused_reason.replace("_", " ")}` : "";
+    $tile.querySelector(".js-tile-name").textContent = `${p.display_name}${paused}`;
+    $tile.classList.toggle("tile--away", Boolean(p.paused_reason));
+    $tile.dataset.paused = p.paused_reason || "";
+    showMedia($tile, p);
+    showStats($tile);
+  }
+  for (const $t of keep.values()) {
+    for (const $v of $t.querySelectorAll("video")) $v.srcObject = null;
+    $t.remove();
+  }
+  $tiles.querySelector(".js-nobody")?.remove();
+  if (!members.length) $tiles.append(el("p", { class: "quiet js-nobody", text: "Nobody is in the call yet." }));
+}
+
+function newTile(p) {
+  const $tile = el(
+    "figure",
+    { class: "tile", "data-participant": p.id },
+    el("div", { class: "tile__media", "data-media-for": p.id }),
+    el("figcaption", { class: "tile__name" }, el("span", { class: "js-tile-name" }), el("small", { class: "tile__stats js-stats", text: "Media: no figures yet." })),
+  );
+  if (p.client) {
+    $tile.append(
+      el("div", { class: "row" },
+        el("button", { class: "button button--quiet button--small js-pause", type: "button", "data-focus": `pause:${p.id}`, text: `Pause ${p.display_name}`, onclick: () => act(p, "pause") }),
+        el("button", { class: "button button--quiet button--small js-remove", type: "button", "data-focus": `remove:${p.id}`, text: `Remove ${p.display_name}`, onclick: () => act(p, "remove") })),
     );
   }
-  if (!$tiles.children.length) $tiles.append(el("p", { class: "quiet", text: "Nobody is in the call yet." }));
+  return $tile;
+}
+
+function showMedia($tile, p) {
+  const stream = state.remote.get(p.id);
+  let $v = $tile.querySelector("video");
+  if (!stream) {
+    if ($v) {
+      $v.srcObject = null;
+      $v.remove();
+    }
+    return;
+  }
+  if (!$v) {
+    $v = el("video", { autoplay: true, playsInline: true, "data-stream": p.id });
+    $tile.querySelector(".tile__media").append($v);
+  }
+  if ($v.srcObject !== stream) $v.srcObject = stream;
+  $v.setAttribute("aria-label", `Video of ${p.display_name}`);
+  const seen = stream.getVideoTracks().some((t) => t.readyState === "live");
+  $tile.classList.toggle("tile--no-video", !seen || Boolean(p.paused_reason));
+  if ($v.paused && !p.paused_reason) $v.play().catch(() => {});
+}
+
+function fmtStats(st) {
+  if (!st) return "Media: no figures yet.";
+  if (!st.connected) return "Media: connecting.";
+  const kbps = (bps) => `${Math.round(bps / 1000)} kbit/s`;
+  const rtt = st.rtt_ms >= 0 ? `${Math.round(st.rtt_ms)} ms` : "not known yet";
+  return `Sends ${kbps(st.bitrate_in_bps)} · receives ${kbps(st.bitrate_out_bps)} · loss ${(100 * st.packet_loss).toFixed(1)} % · round trip ${rtt}`;
+}
+
+function showStats($tile) {
+  $tile.querySelector(".js-stats").textContent = fmtStats(state.stats.get($tile.dataset.participant));
+}
+
+/** Ask the relay for everyone's figures (bitrate, loss, round trip) and show them on the tiles. */
+async function pollStats() {
+  if (!state.session || state.session.ended_at) return;
+  const ack = await state.socket.timeout(5000).emitWithAck(EV.STATS, { session_id: state.session.id }).catch(() => null);
+  if (!ack || !ack.ok) return;
+  state.stats = new Map(Object.entries(ack.stats || {}));
+  if ([...state.stats.keys()].some((id) => !known(id))) await openSession(state.session.id);
+  for (const $tile of document.querySelectorAll(".js-call-tiles [data-participant]")) showStats($tile);
+}
+
+/** Is this member (a participant, or a facilitator's account) in the session as last fetched? */
+function known(id) {
+  const s = state.session;
+  return Boolean(s && (id === s.facilitator_id || id === s.co_facilitator_id || s.participants.some((p) => p.id === id && p.status === "admitted")));
+}
+
+/** Re-render while keeping keyboard focus on the same control, or on a fallback heading. */
+function keepFocus(render, fallback) {
+  const $active = document.activeElement;
+  const key = $active && $active.dataset ? $active.dataset.focus : undefined;
+  render();
+  if (!key || document.activeElement === $active && $active.isConnected) return;
+  const $same = document.querySelector(`[data-focus="${CSS.escape(key)}"]`);
+  if ($same) $same.focus();
+  else document.querySelector(fallback)?.focus();
 }
 
 function renderInvites(s) {
@@ -221,19 +319,22 @@ async function joinMedia() {
   state.link = new MediaLink(state.socket, {
     extra: { session_id: state.session.id },
     onTrack: (track, stream) => {
-      const $v = el("video", { autoplay: true, playsInline: true, muted: false, "aria-label": "Video from a client" });
-      $v.srcObject = stream || new MediaStream([track]);
-      $(".js-call-tiles").append(el("figure", { class: "tile" }, el("div", { class: "tile__media" }, $v)));
+      if (!stream) return; // the relay names every stream after its source; unnamed is not shown
+      if (!state.remote.has(stream.id)) {
+        state.remote.set(stream.id, stream);
+        const redraw = () => state.session && renderTiles(state.session);
+        stream.addEventListener("addtrack", redraw);
+        stream.addEventListener("removetrack", redraw);
+      }
+      track.addEventListener("unmute", () => state.session && renderTiles(state.session));
+      if (known(stream.id)) renderTiles(state.session);
+      else openSession(state.session.id); // admitted elsewhere: fetch the names first
     },
     onState: (s) => {
       $state.textContent = s === "unavailable" ? "Media: the relay is not available; chat still works." : `Media: ${s}.`;
     },
   });
   await state.link.connect(state.stream, state.session.kind === "group" ? 12 : 1).catch(() => {});
-  setInterval(async () => {
-    const st = state.link && (await state.link.stats());
-    if (st) $state.textContent = `Media: ${st.state}; received ${st.video} video and ${st.audio} audio packets, ${Math.round(st.bytes / 1024)} KB.`;
-  }, 2000);
 }
 
 function wireSocket() {
@@ -244,6 +345,7 @@ function wireSocket() {
     refresh();
   });
   socket.on(EV.PARTICIPANT_STATE, refresh);
+  socket.on(EV.PARTICIPANT_ADMITTED, refresh);
   socket.on(EV.ALERT_UPDATE, () => loadTimeline());
   socket.on(EV.ALERT, () => loadTimeline());
   socket.on(EV.CHAT, (m) => {
@@ -262,6 +364,7 @@ async function start() {
   wireSocket();
   wire();
   await loadSessions();
+  state.statsTimer = setInterval(pollStats, 3000);
   const wanted = new URLSearchParams(location.search).get("session");
   if (wanted) await openSession(wanted);
 }

@@ -5,51 +5,58 @@ const ICON = "/static/img/ended.svg";
 
 let saved = null;
 
+// The elements a decoy works on. Haven's own pages find them by their js-* hooks; the embed
+// widget passes its own (inside its shadow root), no app to hide, and an absolute icon URL.
+function pageView() {
+  return { $decoy: document.querySelector(".js-decoy"), $app: document.querySelector(".js-app"), icon: ICON, rootClass: "is-decoy" };
+}
+
 function setIcon(href) {
   let $icon = document.querySelector("link[rel=icon]");
-  if (!$icon) {
+  const created = !$icon;
+  if (created) {
     $icon = document.createElement("link");
     $icon.rel = "icon";
     document.head.append($icon);
   }
   $icon.href = href;
+  return created ? $icon : null;
 }
 
-export function showDecoy() {
-  const $decoy = document.querySelector(".js-decoy");
-  const $app = document.querySelector(".js-app");
-  if (!saved) saved = { title: document.title, icon: document.querySelector("link[rel=icon]")?.href };
+export function showDecoy(view = pageView()) {
+  const { $decoy, $app } = view;
+  if (!saved) saved = { title: document.title, icon: document.querySelector("link[rel=icon]")?.href, added: null };
   if ($app) {
     $app.hidden = true;
     $app.inert = true;
   }
   $decoy.hidden = false;
   document.title = TITLE;
-  setIcon(ICON);
-  document.documentElement.classList.add("is-decoy");
+  saved.added = setIcon(view.icon || ICON) || saved.added;
+  if (view.rootClass) document.documentElement.classList.add(view.rootClass);
   const $form = $decoy.querySelector(".js-rejoin");
   if ($form) $form.hidden = true;
   $decoy.querySelector("h1").focus({ preventScroll: true });
 }
 
-export function hideDecoy() {
-  const $decoy = document.querySelector(".js-decoy");
-  const $app = document.querySelector(".js-app");
+export function hideDecoy(view = pageView()) {
+  const { $decoy, $app } = view;
   $decoy.hidden = true;
   if ($app) {
     $app.hidden = false;
     $app.inert = false;
   }
-  document.documentElement.classList.remove("is-decoy");
+  if (view.rootClass) document.documentElement.classList.remove(view.rootClass);
   if (saved) {
     document.title = saved.title;
     if (saved.icon) setIcon(saved.icon);
+    else if (saved.added) saved.added.remove(); // the page had no icon: leave none behind
     saved = null;
   }
 }
 
-export function decoyShown() {
-  return !document.querySelector(".js-decoy").hidden;
+export function decoyShown(view = pageView()) {
+  return !view.$decoy.hidden;
 }
 
 /** Call onGesture after three clicks or taps within 1.5 s on target. */

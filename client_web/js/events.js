@@ -22,7 +22,9 @@ export const EV = Object.freeze({
   ALERT_ESCALATED: "alert_escalated",
   ALERT_NOTE: "alert_note",
   PARTICIPANT_STATE: "participant_state",
+  PARTICIPANT_ADMITTED: "participant_admitted",
   ON_DUTY: "on_duty",
+  STATS: "stats",
 });
 
 export const KIND = Object.freeze({ PANIC: "panic", STEP_AWAY: "step_away", RESUME: "resume" });
@@ -31,6 +33,7 @@ export const SOURCE = Object.freeze({
   KEYS: "keys",
   GESTURE: "gesture",
   TYPED: "typed",
+  EMBED: "embed",
 });
 
 export const NS = Object.freeze({ CLIENT: "/client", CONSOLE: "/console" });

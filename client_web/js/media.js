@@ -3,7 +3,9 @@
 // "renegotiate" {recv_slots?} when the page should offer again (someone joined or left).
 import { EV } from "./events.js";
 
-const OFFER_TIMEOUT_MS = 5000;
+const OFFER_TIMEOUT_MS = 10000; // a group's first answer (26 m-lines) takes aiortc a while
+const RETRIES = 3; // a refused offer (one was still open on the relay) is tried again
+const RETRY_MS = 700;
 
 /** Ask for the microphone, and the camera unless the person chose to join with it off. */
 export async function startLocal({ camera }) {
@@ -16,18 +18,17 @@ export function stopStream(stream) {
   for (const track of stream.getTracks()) track.stop();
 }
 
+// Offer only what the relay forwards (VP8 with RTX, Opus): the relay drops the rest anyway, and a
+// group's offer with every codec on 26 m-lines outgrows the signalling message limit (64 KB).
 function preferCodec(transceiver, kind) {
   if (!RTCRtpReceiver.getCapabilities || !transceiver.setCodecPreferences) return;
-  const wanted = kind === "video" ? "video/VP8" : "audio/opus";
-  const codecs = RTCRtpReceiver.getCapabilities(kind)?.codecs || [];
-  const first = codecs.filter((c) => c.mimeType.toLowerCase() === wanted.toLowerCase());
-  const rest = codecs.filter((c) => c.mimeType.toLowerCase() !== wanted.toLowerCase() && /rtx|red|ulpfec/i.test(c.mimeType) === false);
-  if (first.length) {
-    try {
-      transceiver.setCodecPreferences([...first, ...rest]);
-    } catch {
-      /* the browser refused the list; it negotiates its defaults */
-    }
+  const wanted = kind === "video" ? /^video\/(vp8|rtx)$/i : /^audio\/opus$/i;
+  const codecs = (RTCRtpReceiver.getCapabilities(kind)?.codecs || []).filter((c) => wanted.test(c.mimeType));
+  if (!codecs.some((c) => !/rtx/i.test(c.mimeType))) return;
+  try {
+    transceiver.setCodecPreferences(codecs);
+  } catch {
+    /* the browser refused the list; it negotiates its defaults */
   }
 }
 
@@ -54,6 +55,9 @@ export class MediaLink {
     this.extra = extra; // e.g. {session_id} for a console
     this.pc = null;
     this.recvSlots = 0;
+    this.wantedSlots = 0;
+    this.busy = null;
+    this.again = false;
     this.closed = false;
     this.available = null; // null unknown, true relay answered, false no relay
     this.renegotiate = (data) => this.negotiate(data && data.recv_slots).catch(() => {});
@@ -62,7 +66,7 @@ export class MediaLink {
 
   /** Offer the local stream and recvSlots receive-only audio+video pairs for the others. */
   async connect(stream, recvSlots = 1) {
-    this.pc = new RTCPeerConnection({ iceServers: [] });
+    this.pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: "max-bundle" });
     this.pc.addEventListener("track", (e) => this.onTrack(e.track, e.streams[0], e.transceiver));
     this.pc.addEventListener("connectionstatechange", () => this.onState(this.pc.connectionState));
     if (stream) {
@@ -74,28 +78,58 @@ export class MediaLink {
     await this.negotiate(recvSlots);
   }
 
-  async negotiate(recvSlots) {
-    if (this.closed || !this.pc) return;
-    const wanted = Math.max(recvSlots || 0, this.recvSlots);
-    for (; this.recvSlots < wanted; this.recvSlots += 1) {
-      for (const kind of ["audio", "video"]) preferCodec(this.pc.addTransceiver(kind, { direction: "recvonly" }), kind);
+  /** Offer again; offers never overlap (the relay refuses a second one while one is open). */
+  negotiate(recvSlots) {
+    this.wantedSlots = Math.max(recvSlots || 0, this.wantedSlots || 0);
+    if (this.busy) {
+      this.again = true; // someone joined or left meanwhile: offer once more when this one is done
+      return this.busy;
     }
-    const offer = await this.pc.createOffer();
-    await this.pc.setLocalDescription(offer);
-    await iceComplete(this.pc); // the relay takes one complete offer: no trickle ICE
+    this.busy = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.offerOnce();
+        } while (this.again && !this.closed);
+      } finally {
+        this.busy = null;
+      }
+    })();
+    return this.busy;
+  }
+
+  async offerOnce() {
+    for (let attempt = 0; attempt < RETRIES && !this.closed && this.pc; attempt += 1) {
+      if (attempt) await new Promise((r) => setTimeout(r, RETRY_MS * attempt));
+      if (await this.offerAndApply()) return;
+    }
+    this.available = false;
+    this.onState("unavailable");
+  }
+
+  async offerAndApply() {
+    const pc = this.pc;
+    for (; this.recvSlots < this.wantedSlots; this.recvSlots += 1) {
+      for (const kind of ["audio", "video"]) preferCodec(pc.addTransceiver(kind, { direction: "recvonly" }), kind);
+    }
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    await iceComplete(pc); // the relay takes one complete offer: no trickle ICE
     let ack;
     try {
-      ack = await this.socket.timeout(OFFER_TIMEOUT_MS).emitWithAck(EV.OFFER, { sdp: this.pc.localDescription.sdp, ...this.extra });
+      ack = await this.socket.timeout(OFFER_TIMEOUT_MS).emitWithAck(EV.OFFER, { sdp: pc.localDescription.sdp, ...this.extra });
     } catch {
-      ack = { ok: false, error: "The relay did not answer." };
+      ack = null; // the relay did not answer in time
     }
-    if (!ack || !ack.ok || !ack.sdp) {
-      this.available = false;
-      this.onState("unavailable");
-      return;
+    if (this.closed || pc !== this.pc) return true;
+    if (!ack || !ack.ok || !ack.sdp) return false;
+    try {
+      await pc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
+    } catch {
+      return false;
     }
     this.available = true;
-    if (!this.closed) await this.pc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
+    return true;
   }
 
   /** Inbound statistics for the console's tiles: packets and kbit/s per kind. */

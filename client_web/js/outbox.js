@@ -1,6 +1,8 @@
 // The signal outbox: a safety signal is kept (in memory and in localStorage) until the server
 // acknowledges it, resent every 2 s, over the socket when it is up and over HTTP when it is not;
 // when the page is being hidden or closed, whatever is still unacknowledged goes by sendBeacon.
+// Haven's pages use it same-origin; the embed widget passes Haven's origin as `base` and sends
+// text/plain bodies, which are CORS "simple" requests: no preflight, and a beacon is allowed.
 import { EV } from "./events.js";
 
 export const OUTBOX_KEY = "haven.outbox";
@@ -23,9 +25,14 @@ export function newSignalId() {
 }
 
 export class Outbox {
-  /** getSocket() returns the live socket.io socket or null. */
-  constructor(getSocket) {
+  /**
+   * getSocket() returns the live socket.io socket or null; base is Haven's origin ("" on its own
+   * pages) and plain sends bodies as text/plain (the server reads JSON whatever the type).
+   */
+  constructor(getSocket, { base = "", plain = Boolean(base) } = {}) {
     this.getSocket = getSocket;
+    this.url = base + SIGNAL_URL;
+    this.type = plain ? "text/plain;charset=UTF-8" : "application/json";
     this.entries = new Map(); // id -> {token, signal, waiters}
     this.timer = null;
     for (const item of load()) this.entries.set(item.signal.id, { ...item, waiters: [] });
@@ -91,10 +98,11 @@ export class Outbox {
     const entry = this.entries.get(id);
     if (!entry) return;
     try {
-      const response = await fetch(SIGNAL_URL, {
+      const response = await fetch(this.url, {
         method: "POST",
         keepalive: true,
-        headers: { "Content-Type": "application/json" },
+        credentials: "omit",
+        headers: { "Content-Type": this.type },
         body: JSON.stringify({ token: entry.token, signal: entry.signal }),
       });
       const ack = await response.json().catch(() => ({ ok: false }));
@@ -109,8 +117,8 @@ export class Outbox {
 
   beaconAll() {
     for (const { token, signal } of this.entries.values()) {
-      const blob = new Blob([JSON.stringify({ token, signal })], { type: "application/json" });
-      navigator.sendBeacon(`${SIGNAL_URL}?via=beacon`, blob);
+      const blob = new Blob([JSON.stringify({ token, signal })], { type: this.type });
+      navigator.sendBeacon(`${this.url}?via=beacon`, blob);
     }
   }
 }

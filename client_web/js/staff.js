@@ -120,18 +120,26 @@ export class AlertBoard {
   }
 
   render() {
+    // Cards are rebuilt on every update: keep what a keyboard user was on, and any unsaved note.
+    const $active = document.activeElement;
+    const key = $active && this.$list.contains($active) ? $active.dataset.focus : undefined;
+    const drafts = new Map([...this.$list.querySelectorAll("textarea[data-focus]")].map(($t) => [$t.dataset.focus, $t.value]));
     const open = [...this.alerts.values()].filter((a) => a.progress !== "resolved").sort((x, y) => y.raised_at - x.raised_at);
     this.$list.replaceChildren();
-    if (!open.length) {
-      this.$list.append(el("p", { class: "quiet js-no-alerts", text: "No open alerts." }));
-      return;
-    }
+    if (!open.length) this.$list.append(el("p", { class: "quiet js-no-alerts", text: "No open alerts." }));
     for (const a of open) this.$list.append(this.card(a));
+    for (const $t of this.$list.querySelectorAll("textarea[data-focus]")) if (drafts.has($t.dataset.focus)) $t.value = drafts.get($t.dataset.focus);
+    if (!key) return;
+    const alertId = key.slice(key.indexOf(":") + 1);
+    // Acknowledged: the Acknowledge button is gone, so Resolve (same card) takes focus.
+    const $next = this.$list.querySelector(`[data-focus="${CSS.escape(key)}"]`) || this.$list.querySelector(`[data-focus="${CSS.escape(`resolve:${alertId}`)}"]`);
+    if ($next) $next.focus();
+    else document.querySelector("#alerts-h")?.focus();
   }
 
   card(a) {
     const state = a.escalated ? `${a.progress}, escalated` : a.progress;
-    const $note = el("textarea", { id: `note-${a.alert_id}`, rows: 2 });
+    const $note = el("textarea", { id: `note-${a.alert_id}`, rows: 2, "data-focus": `note:${a.alert_id}` });
     const $card = el(
       "article",
       { class: "alert-card js-alert", "data-alert": a.alert_id, "aria-labelledby": `alert-h-${a.alert_id}` },
@@ -149,15 +157,15 @@ export class AlertBoard {
     );
     const $actions = el("div", { class: "row" });
     if (a.progress !== "acknowledged") {
-      $actions.append(el("button", { class: "button js-ack", type: "button", text: "Acknowledge", onclick: () => this.act(a, "acknowledge") }));
+      $actions.append(el("button", { class: "button js-ack", type: "button", "data-focus": `ack:${a.alert_id}`, text: "Acknowledge", onclick: () => this.act(a, "acknowledge") }));
     }
-    $actions.append(el("button", { class: "button button--quiet js-resolve", type: "button", text: "Resolve", onclick: () => this.act(a, "resolve") }));
+    $actions.append(el("button", { class: "button button--quiet js-resolve", type: "button", "data-focus": `resolve:${a.alert_id}`, text: "Resolve", onclick: () => this.act(a, "resolve") }));
     const $form = el(
       "form",
       { class: "stack js-note-form", onsubmit: (e) => { e.preventDefault(); this.note(a, $note); } },
       el("label", { for: `note-${a.alert_id}`, text: "Add a note" }),
       $note,
-      el("button", { class: "button button--quiet button--small", type: "submit", text: "Save note" }),
+      el("button", { class: "button button--quiet button--small", type: "submit", "data-focus": `save:${a.alert_id}`, text: "Save note" }),
     );
     $card.append($actions, $form);
     return $card;

@@ -23,6 +23,17 @@ export function clearTraces() {
   }
 }
 
+/** Clear only Haven's own keys (haven.*, but an unacknowledged outbox): for a host's page. */
+export function clearHavenKeys() {
+  for (const store of [sessionStorage, localStorage]) {
+    try {
+      for (const key of Object.keys(store)) if (key.startsWith("haven.") && key !== OUTBOX_KEY) store.removeItem(key);
+    } catch {
+      /* storage disabled */
+    }
+  }
+}
+
 export function remember(value) {
   try {
     sessionStorage.setItem(SESSION_KEY, JSON.stringify(value));

@@ -43,3 +43,15 @@ class WakingHub:
         """Send to every safeguarding lead console of a service."""
         self._wake()
         await self._inner.to_service_leads(service_id, event, data)
+
+    async def to_alert_audience(
+        self,
+        session_id: str,
+        facilitator_ids: Sequence[str],
+        service_id: str,
+        event: str,
+        data: dict[str, Any],
+    ) -> None:
+        """Send once to the facilitators' and the leads' consoles."""
+        self._wake()
+        await self._inner.to_alert_audience(session_id, facilitator_ids, service_id, event, data)

@@ -305,6 +305,10 @@ class Relay:
 
     # -- statistics --------------------------------------------------------------------------
 
+    def load(self) -> tuple[int, tuple[str, ...]]:
+        """Return the number of peer connections and the ids of sessions with anyone connected."""
+        return len(self._peers), tuple(s for s, members in self._sessions.items() if members)
+
     def stats(self, session_id: str) -> dict[str, dict[str, float]]:
         """Return per-participant bitrate in/out (bps), loss (0-1) and RTT (ms, -1 if unknown)."""
         result: dict[str, dict[str, float]] = {}

@@ -13,14 +13,26 @@ from aiohttp import web
 
 from server.config import Config
 from server.models import Alert
+from server.realtime import CONSOLE_NS
 from server.safety import Safety
 from server.scale.alert_feed import AlertFeed
+from server.scale.gate import ClusterGate, cluster_gate
 from server.scale.logs import correlation_middleware
 from server.scale.ops import Check, Metrics, ops_routes
 from server.scale.pubsub import JsonRedisManager, create_cluster_sio
+from server.scale.relays import RelayInfo, RelayMonitor, RelayRegistry, in_process_load
 from server.store import Store
 
-__all__ = ["METRICS", "AlertFeed", "JsonRedisManager", "Metrics", "create_cluster_sio", "setup"]
+__all__ = [
+    "METRICS",
+    "AlertFeed",
+    "ClusterGate",
+    "JsonRedisManager",
+    "Metrics",
+    "cluster_gate",
+    "create_cluster_sio",
+    "setup",
+]
 
 METRICS = web.AppKey("metrics", Metrics)
 
@@ -52,13 +64,26 @@ def setup(
     manager = sio.manager
     if isinstance(manager, JsonRedisManager):
         checks["redis"] = lambda: _redis_ping(config.redis_url)
-        feed = AlertFeed(store, safety, manager, config.alert_poll_s)
+        gate = safety.gate if isinstance(safety.gate, ClusterGate) else None
+        feed = AlertFeed(store, safety, manager, config.alert_poll_s, gate)
         metrics.alert_polls = lambda: feed.polls
 
+        monitor = _relay_monitor(config, sio, gate)
+
         async def feed_ctx(app: web.Application) -> AsyncIterator[None]:
+            if gate is not None:
+                await gate.start()
             await feed.start()
+            if monitor is not None:
+                await monitor.start()
             yield
+            if monitor is not None:
+                await monitor.stop()
+                await monitor.registry.close()
             await feed.stop()
+            if gate is not None:
+                await gate.stop()
+            await manager.close()
 
         app.cleanup_ctx.append(feed_ctx)
     app.router.add_routes(ops_routes(metrics, checks))
@@ -72,3 +97,32 @@ async def _redis_ping(url: str) -> None:
         await client.ping()
     finally:
         await client.aclose()
+
+
+def _relay_monitor(
+    config: Config, sio: socketio.AsyncServer, gate: ClusterGate | None
+) -> RelayMonitor | None:
+    """Register this node's in-process relay and tell facilitators when any relay dies."""
+    if gate is None:
+        return None
+    from redis import asyncio as aioredis
+
+    redis = aioredis.Redis.from_url(config.redis_url, socket_connect_timeout=2)
+    registry = RelayRegistry(redis)
+
+    async def lost(session_id: str, relay: RelayInfo) -> None:
+        # Media for the session stopped; its pause state is in the store and survives.
+        await sio.emit(
+            "relay_lost",
+            {"session_id": session_id},
+            room=f"staff:{session_id}",
+            namespace=CONSOLE_NS,
+        )
+
+    return RelayMonitor(
+        registry,
+        f"relay-{gate.node_id}",
+        config.base_url,
+        in_process_load(gate.local, config.max_peers),
+        lost,
+    )

@@ -3,8 +3,9 @@
 Redis pub/sub drops what it cannot deliver. Every change to an alert is an ``alert.*`` event in
 the log, so each node reads the log from the last sequence number it has seen, about once a
 second, and hands every changed alert to its own consoles through the manager's ledger, which
-drops what Redis (or an earlier poll) already delivered. A database that does not answer only
-delays the poll; the next one picks up from the same place.
+drops what Redis (or an earlier poll) already delivered. Logged gate changes are re-applied
+to this node's relay the same way, in case the Redis instruction was lost. A database that
+does not answer only delays the poll; the next one picks up from the same place.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 from server.errors import HavenError
 from server.realtime import CONSOLE_NS
 from server.safety import Safety
+from server.scale.gate import ClusterGate
 from server.scale.pubsub import JsonRedisManager
 from server.store import Store, StoreError
 
@@ -28,9 +30,15 @@ class AlertFeed:
     """Poll the event log and push alert changes this node's consoles have not been given."""
 
     def __init__(
-        self, store: Store, safety: Safety, manager: JsonRedisManager, interval: float = 1.0
+        self,
+        store: Store,
+        safety: Safety,
+        manager: JsonRedisManager,
+        interval: float = 1.0,
+        gate: ClusterGate | None = None,
     ) -> None:
         self._store = store
+        self._gate = gate
         self._safety = safety
         self._manager = manager
         self._interval = interval
@@ -68,6 +76,7 @@ class AlertFeed:
             events = await self._store.events(after_seq=self._after, limit=BATCH)
             changed: dict[str, None] = {}
             for event in events:
+                self._replay_gate(event.type, event.payload.get("participant"))
                 alert_id = event.payload.get("alert")
                 if event.type.startswith("alert.") and isinstance(alert_id, str):
                     changed[alert_id] = None
@@ -79,16 +88,29 @@ class AlertFeed:
             if len(events) < BATCH:
                 return pushed
 
+    def _replay_gate(self, event_type: str, participant: object) -> None:
+        """Re-apply a logged gate change on this node's relay, in log order (idempotent)."""
+        if self._gate is None or not isinstance(participant, str):
+            return
+        if event_type == "gate.closed":
+            self._gate.apply("pause", participant)
+        elif event_type == "gate.opened":
+            self._gate.apply("resume", participant)
+
     async def _push(self, alert_id: str) -> int:
         alert = await self._store.alert(alert_id)
         if alert is None:
             return 0
         message = await self._safety.alert_message(alert)
+        session = await self._store.session(alert.session_id)
+        # The same audience as Safety's own emit: the session's staff room, its facilitators'
+        # consoles wherever they are looking, and the leads on duty.
+        rooms = [f"staff:{alert.session_id}", f"leads:{alert.service_id}"]
+        rooms += [f"u:{user_id}" for user_id in (session.facilitator_ids if session else ())]
         pushed = 0
-        for room in (f"staff:{alert.session_id}", f"leads:{alert.service_id}"):
-            for sid, _ in list(self._manager.get_participants(CONSOLE_NS, room)):
-                event = "alert_update" if self._manager.ledger.known(sid, alert.id) else "alert"
-                pushed += await self._manager.deliver_alert(
-                    event, message, namespace=CONSOLE_NS, room=sid
-                )
+        for sid, _ in list(self._manager.get_participants(CONSOLE_NS, rooms)):
+            event = "alert_update" if self._manager.ledger.known(sid, alert.id) else "alert"
+            pushed += await self._manager.deliver_alert(
+                event, message, namespace=CONSOLE_NS, room=sid
+            )
         return pushed

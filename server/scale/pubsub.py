@@ -34,6 +34,7 @@ ALERT_EVENTS = frozenset({"alert", "alert_update"})
 PROGRESS_RANK = {"raised": 0, "delivered": 1, "acknowledged": 2, "resolved": 3}
 LEDGER_TTL_S = 3600.0
 MAX_LISTEN_RETRY_S = 2.0
+PUBLISH_BATCH = 100
 
 
 def alert_version(message: dict[str, Any]) -> tuple[tuple[int, int, int], str]:
@@ -98,27 +99,54 @@ class JsonRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         )
         self.ledger = DeliveryLedger()
         self.connected: bool = False
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._sender: asyncio.Task[None] | None = None
 
     def set_server(self, server: Any) -> None:
         """Attach to the server but keep the standard JSON module for the channel."""
         super().set_server(server)
         self.json = json
 
-    async def _publish(self, data: Any) -> Any:
-        """Publish one message as JSON text (two attempts, then dropped: the poll covers it)."""
-        payload = json.dumps(data, separators=(",", ":"))
-        for attempt in (1, 2):
-            try:
-                if not self.connected:
-                    self._redis_connect()
-                return await self.redis.publish(self.channel, payload)
-            except Exception as exc:  # any failure means: not published
-                self.connected = False
-                if attempt == 2:
-                    log.warning(
-                        "Redis publish failed (%s); relying on the alert poll", type(exc).__name__
-                    )
-        return None
+    async def _publish(self, data: Any) -> None:
+        """Queue one message for the other nodes; emits never wait for Redis.
+
+        One sender task publishes the queue in order, everything waiting at once in a single
+        pipelined round trip, so a signal's several emits cost one trip to Redis, not several.
+        """
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_queued(), name="haven-redis-publisher")
+        self._queue.put_nowait(json.dumps(data, separators=(",", ":")))
+
+    async def close(self) -> None:
+        """Stop the sender task (what is still queued is dropped, as a failed publish is)."""
+        if self._sender is not None:
+            self._sender.cancel()
+            await asyncio.gather(self._sender, return_exceptions=True)
+            self._sender = None
+
+    async def _send_queued(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty() and len(batch) < PUBLISH_BATCH:
+                batch.append(self._queue.get_nowait())
+            for attempt in (1, 2):
+                try:
+                    if not self.connected:
+                        self._redis_connect()
+                    pipe = self.redis.pipeline(transaction=False)
+                    for payload in batch:
+                        pipe.publish(self.channel, payload)
+                    await pipe.execute()
+                    break
+                except Exception as exc:  # any failure means: not published
+                    self.connected = False
+                    if attempt == 2:
+                        log.warning(
+                            "Redis publish failed (%s); %d message(s) dropped, the alert poll"
+                            " covers alerts",
+                            type(exc).__name__,
+                            len(batch),
+                        )
 
     async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
         """Listen on the channel, reconnecting every ``MAX_LISTEN_RETRY_S`` at most."""

@@ -19,17 +19,29 @@ MAX_RECORD = 8000
 
 @routes.post("/api/client/peers")
 async def client_peers(request: web.Request) -> web.Response:
-    """List the other clients in the call for an admitted client: names and "away", never why."""
+    """List the others in the call for an admitted client: names and "away", never why."""
     body = fields(await read_json(request), required={"token": str})
     subject = await request.app[SAFETY].subject_for_token(body["token"])
     me = subject.participant
     if me is None or me.status != "admitted":
         raise Unauthorized("The call opens once you are let in.")
-    peers = [
-        {"id": p.id, "display_name": p.display_name, "away": p.paused_reason is not None}
-        for p in await request.app[STORE].participants(me.session_id)
+    store = request.app[STORE]
+    peers: list[dict[str, Any]] = [
+        {
+            "id": p.id,
+            "display_name": p.display_name,
+            "away": p.paused_reason is not None,
+            "role": "client",
+        }
+        for p in await store.participants(me.session_id)
         if p.status == "admitted" and p.id != me.id
     ]
+    # Facilitators' media reaches the client under their account id (the relay's msid); the page
+    # shows them as "Facilitator" once their video or sound arrives, never their account details.
+    session = await store.session(me.session_id)
+    for number, user_id in enumerate(session.facilitator_ids if session else ()):
+        name = "Facilitator" if number == 0 else "Co-facilitator"
+        peers.append({"id": user_id, "display_name": name, "away": False, "role": "facilitator"})
     return web.json_response({"peers": peers})
 
 

@@ -1,4 +1,7 @@
-"""The aiortc private internals the relay depends on: fail loudly if an upgrade moves them."""
+"""The aiortc private internals the relay depends on: fail loudly if an upgrade moves them.
+
+Their behaviour (NACKs answered from the history, PLI and REMB upstream) is tested in test_media.
+"""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from aiortc import RTCPeerConnection, RTCRtpSender
 
 from server.relay import Relay, RelayError, RelaySettings
 
-from .conftest import Browser, wait_for
+from .conftest import BrightTrack, Browser, ToneTrack, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -160,3 +160,38 @@ async def test_close_is_idempotent_and_leaves_nothing_behind():
     await wait_for(lambda: len(asyncio.all_tasks()) <= tasks, timeout=5)
     await wait_for(lambda: _threads() <= threads, timeout=5)
     await wait_for(lambda: _sockets() <= sockets, timeout=5)
+
+
+class NoiseTrack(BrightTrack):
+    """Random pictures: the encoder cannot go below a few hundred kbit/s."""
+
+    async def recv(self):
+        frame = await super().recv()
+        frame.planes[0].update(os.urandom(frame.planes[0].buffer_size))
+        return frame
+
+
+async def test_a_source_far_above_its_bitrate_is_policed(room):
+    """Video beyond twice the configured cap is dropped; the consumer still hears the source."""
+    relay = Relay(
+        RelaySettings(max_bitrate_bps=40_000),
+        on_renegotiate=room.on_renegotiate,
+    )
+    try:
+        a = Browser(relay, "s1", "a")
+        a.pc.addTransceiver(ToneTrack(), direction="sendonly")
+        a.pc.addTransceiver(NoiseTrack(), direction="sendonly")
+        b = Browser(relay, "s1", "b")
+        b.add_media(video=False)
+        room.browsers.update(a=a, b=b)
+        for peer in (a, b):
+            peer.add_receivers(1)
+            await peer.negotiate()
+        await wait_for(lambda: relay._peers["a"].endpoint.packets_dropped > 20)
+        audio = b.from_participant("a")["audio"]
+        count = len(audio.packets)
+        await wait_for(lambda: len(audio.packets) > count + 10)
+    finally:
+        for peer in room.browsers.values():
+            await peer.close()
+        await relay.close()

@@ -40,6 +40,8 @@ async def test_one_to_one_media_flows_both_ways(browsers, relay, room):
     stats = relay.stats("s1")
     assert set(stats) == {"a", "b"}
     assert stats["a"]["bitrate_in_bps"] > 0 and stats["a"]["bitrate_out_bps"] > 0
+    assert 0.0 <= stats["a"]["packet_loss"] <= 1.0
+    await wait_for(lambda: relay.stats("s1")["b"]["rtt_ms"] >= 0)  # from b's receiver reports
 
 
 async def test_group_of_three_all_see_and_hear_each_other(browsers, room):

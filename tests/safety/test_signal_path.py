@@ -375,3 +375,19 @@ async def test_bad_signal_token_is_401(haven: Haven) -> None:
         ) as response:
             assert response.status == 401
             assert (await response.json())["error"] == "This link is not valid any more."
+
+
+async def test_facilitator_console_not_watching_still_gets_the_alert(haven: Haven) -> None:
+    """A facilitator's open console gets the alert even if it never opened that session."""
+    staff = await haven.staff()
+    console = await staff.console_socket()  # connected, watching nothing
+    inbox = Inbox(console, "/console", "alert")
+    session_id = await haven.new_session(staff)
+    _, client = await _admitted_client(haven, staff, session_id)
+    await client.call("signal", _signal(), namespace="/client", timeout=5)
+    alert = await inbox.next("alert")
+    assert alert["session_id"] == session_id
+    await asyncio.sleep(0.2)
+    assert len(inbox.items["alert"]) == 1  # one emit over several rooms: no duplicates
+    await client.disconnect()
+    await console.disconnect()

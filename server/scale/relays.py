@@ -1,0 +1,266 @@
+"""Relay placement: a registry of relay processes in Redis, least-loaded choice, death detection.
+
+Each relay reports itself every ``HEARTBEAT_S`` seconds (id, address, peers, capacity, sessions)
+into one Redis hash. A relay not heard from for ``DEAD_AFTER_S`` is dead: the first node whose
+sweep notices removes it (an atomic compare-and-delete, so exactly one node acts), drops the
+placements of its sessions, and reports each one so that node can tell the sessions'
+facilitators. The pause state lives in the store, not in the relay, so a paused client stays
+paused when its media reconnects to another relay.
+
+A session is placed on the least-loaded live relay the first time anyone asks (``HSETNX``, so
+two nodes asking at once agree), and stays there while that relay lives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+RELAYS_KEY = "haven:relays"
+PLACEMENT_KEY = "haven:placement"
+HEARTBEAT_S = 2.0
+DEAD_AFTER_S = 6.0
+SWEEP_S = 1.0
+
+# Delete a relay's entry only if it is still the stale one we read (no heartbeat since).
+_COMPARE_AND_DELETE = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+    return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
+# Move a session to a new relay only if it is still placed where we saw it.
+_COMPARE_AND_SET = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current == ARGV[2] or (current == false and ARGV[2] == '') then
+    redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+    return ARGV[3]
+end
+return current
+"""
+
+
+@dataclass(frozen=True)
+class RelayInfo:
+    """One relay process as it last reported itself."""
+
+    id: str
+    url: str
+    peers: int
+    max_peers: int
+    seen_at: float
+
+    def __post_init__(self) -> None:
+        if not self.id or self.max_peers < 1 or self.peers < 0:
+            raise ValueError("A relay needs an id, a positive capacity and a peer count.")
+
+    @property
+    def load(self) -> float:
+        """The share of its capacity in use."""
+        return self.peers / self.max_peers
+
+    def to_json(self) -> str:
+        """Serialise for the registry (JSON, never pickle)."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> RelayInfo:
+        """Parse an entry of the registry."""
+        data = json.loads(raw)
+        return cls(
+            str(data["id"]),
+            str(data["url"]),
+            int(data["peers"]),
+            int(data["max_peers"]),
+            float(data["seen_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class RelayLoad:
+    """What a relay carries right now."""
+
+    peers: int
+    capacity: int
+    sessions: tuple[str, ...] = ()
+
+
+def in_process_load(relay: Any, capacity: int) -> Callable[[], RelayLoad]:
+    """Read the load of the relay inside this node (``server.relay.Relay``).
+
+    The relay has no public load figures yet, so this reads its peer and session tables; it is
+    the one place that does, and it degrades to "empty" if their names change.
+    """
+
+    def load() -> RelayLoad:
+        peers = getattr(relay, "_peers", {})
+        sessions = getattr(relay, "_sessions", {})
+        return RelayLoad(
+            len(peers), capacity, tuple(s for s, members in sessions.items() if members)
+        )
+
+    return load
+
+
+class RelayRegistry:
+    """The relay processes and session placements of a deployment, kept in Redis."""
+
+    def __init__(
+        self,
+        redis: Any,
+        *,
+        dead_after: float = DEAD_AFTER_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = redis
+        self._dead_after = dead_after
+        self._clock = clock
+
+    async def close(self) -> None:
+        """Close the Redis connection."""
+        await self._redis.aclose()
+
+    async def heartbeat(self, relay_id: str, url: str, peers: int, max_peers: int) -> None:
+        """Report a relay alive with its current load."""
+        info = RelayInfo(relay_id, url, peers, max_peers, self._clock())
+        await self._redis.hset(RELAYS_KEY, relay_id, info.to_json())
+
+    async def host(self, relay_id: str, session_ids: list[str]) -> None:
+        """Record that a relay actually carries these sessions' media (whatever was planned)."""
+        if session_ids:
+            await self._redis.hset(PLACEMENT_KEY, mapping=dict.fromkeys(session_ids, relay_id))
+
+    async def leave(self, relay_id: str) -> None:
+        """Remove a relay that shuts down cleanly."""
+        await self._redis.hdel(RELAYS_KEY, relay_id)
+
+    async def _entries(self) -> dict[str, tuple[bytes, RelayInfo]]:
+        entries = {}
+        for raw in (await self._redis.hgetall(RELAYS_KEY)).values():
+            try:
+                info = RelayInfo.from_json(raw)
+            except (ValueError, KeyError, TypeError):
+                continue
+            entries[info.id] = (raw, info)
+        return entries
+
+    def _alive(self, info: RelayInfo) -> bool:
+        return self._clock() - info.seen_at <= self._dead_after
+
+    async def live(self) -> list[RelayInfo]:
+        """Return the live relays, least loaded first."""
+        relays = [info for _, info in (await self._entries()).values() if self._alive(info)]
+        return sorted(relays, key=lambda r: (r.load, r.peers, r.id))
+
+    async def place(self, session_id: str) -> RelayInfo | None:
+        """Return the relay of a session, placing it on the least-loaded live relay if needed."""
+        live = await self.live()
+        by_id = {r.id: r for r in live}
+        current = await self._redis.hget(PLACEMENT_KEY, session_id)
+        current_id = current.decode() if isinstance(current, bytes) else current
+        if current_id in by_id:
+            return by_id[current_id]
+        if not live:
+            return None
+        chosen = await self._redis.eval(
+            _COMPARE_AND_SET, 1, PLACEMENT_KEY, session_id, current_id or "", live[0].id
+        )
+        chosen_id = chosen.decode() if isinstance(chosen, bytes) else chosen
+        return by_id.get(chosen_id) or await self.place(session_id)
+
+    async def sessions_on(self, relay_id: str) -> list[str]:
+        """Return the sessions placed on a relay."""
+        placements = await self._redis.hgetall(PLACEMENT_KEY)
+        return sorted(
+            k.decode() if isinstance(k, bytes) else k
+            for k, v in placements.items()
+            if (v.decode() if isinstance(v, bytes) else v) == relay_id
+        )
+
+    async def sweep(self) -> list[tuple[RelayInfo, list[str]]]:
+        """Remove relays not heard from in time; return each with the sessions it carried.
+
+        Only the caller whose compare-and-delete succeeds gets a dead relay back, so across all
+        nodes each death is reported once.
+        """
+        lost = []
+        for raw, info in (await self._entries()).values():
+            if self._alive(info):
+                continue
+            if not await self._redis.eval(_COMPARE_AND_DELETE, 1, RELAYS_KEY, info.id, raw):
+                continue  # another node took it, or it came back
+            sessions = await self.sessions_on(info.id)
+            if sessions:
+                await self._redis.hdel(PLACEMENT_KEY, *sessions)
+            log.warning("Relay %s is dead; %d session(s) lose media", info.id, len(sessions))
+            lost.append((info, sessions))
+        return lost
+
+
+class RelayMonitor:
+    """Keep this node's relay in the registry and report the sessions of relays that die."""
+
+    def __init__(
+        self,
+        registry: RelayRegistry,
+        relay_id: str,
+        url: str,
+        load: Callable[[], RelayLoad],
+        on_lost: Callable[[str, RelayInfo], Awaitable[None]],
+        *,
+        heartbeat_s: float = HEARTBEAT_S,
+        sweep_s: float = SWEEP_S,
+    ) -> None:
+        self.registry = registry
+        self.relay_id = relay_id
+        self._url = url
+        self._load = load
+        self._on_lost = on_lost
+        self._heartbeat_s = heartbeat_s
+        self._sweep_s = sweep_s
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Start reporting and sweeping."""
+        self._tasks = [
+            asyncio.create_task(self._every(self._heartbeat_s, self._beat), name="relay-beat"),
+            asyncio.create_task(self._every(self._sweep_s, self._sweep), name="relay-sweep"),
+        ]
+
+    async def stop(self, *, leave: bool = True) -> None:
+        """Stop; with ``leave``, take this relay out of the registry at once."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if leave:
+            with contextlib.suppress(Exception):
+                await self.registry.leave(self.relay_id)
+
+    async def _beat(self) -> None:
+        load = self._load()
+        await self.registry.heartbeat(self.relay_id, self._url, load.peers, load.capacity)
+        await self.registry.host(self.relay_id, list(load.sessions))
+
+    async def _sweep(self) -> None:
+        for info, sessions in await self.registry.sweep():
+            for session_id in sessions:
+                await self._on_lost(session_id, info)
+
+    async def _every(self, interval: float, action: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            try:
+                await action()
+            except Exception as exc:  # Redis down: try again next round
+                log.warning("Relay registry unreachable (%s)", type(exc).__name__)
+            await asyncio.sleep(interval)
