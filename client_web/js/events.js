@@ -11,6 +11,7 @@ export const EV = Object.freeze({
   PEER_STATE: "peer_state",
   // both namespaces (the relay)
   OFFER: "offer",
+  ICE: "ice",
   RENEGOTIATE: "renegotiate",
   // console namespace
   WATCH: "watch",

@@ -66,7 +66,10 @@ export class MediaLink {
 
   /** Offer the local stream and recvSlots receive-only audio+video pairs for the others. */
   async connect(stream, recvSlots = 1) {
-    this.pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: "max-bundle" });
+    // STUN/TURN come from the server (TURN credentials are per member and short-lived).
+    const ice = await this.socket.timeout(5000).emitWithAck(EV.ICE, {}).catch(() => null);
+    const iceServers = ice && ice.ok ? ice.ice_servers : [];
+    this.pc = new RTCPeerConnection({ iceServers, bundlePolicy: "max-bundle" });
     this.pc.addEventListener("track", (e) => this.onTrack(e.track, e.streams[0], e.transceiver));
     this.pc.addEventListener("connectionstatechange", () => this.onState(this.pc.connectionState));
     if (stream) {

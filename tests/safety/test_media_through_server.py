@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import time
+from dataclasses import replace
 from typing import Any
 
 import socketio
 
-from tests.harness import Haven, Inbox
+from server.config import Config
+from tests.harness import Haven, Inbox, start_haven, stop_haven
 from tests.relay.conftest import Browser, wait_for
 
 
@@ -111,3 +116,25 @@ async def test_call_media_flows_and_a_panic_cuts_it_at_the_relay(haven: Haven) -
         await them.close()
         await client.disconnect()
         await console.disconnect()
+
+
+async def test_ice_servers_carry_time_limited_turn_credentials(config: Config) -> None:
+    """STUN passes through; TURN gets a coturn REST credential naming the member, for an hour."""
+    servers = ({"urls": "stun:turn.example.org:3478"}, {"urls": ["turn:turn.example.org:3478"]})
+    haven = await start_haven(replace(config, ice_servers=servers, turn_secret="s3cret"))
+    try:
+        staff = await haven.staff()
+        session_id = await haven.new_session(staff)
+        joined = await haven.join((await haven.invite(staff, session_id))["token"])
+        client = await haven.client_socket(joined["token"])
+        ice = await client.call("ice", {}, namespace="/client", timeout=5)
+        stun, turn = ice["ice_servers"]
+        assert stun == {"urls": "stun:turn.example.org:3478"}
+        expiry, member = turn["username"].split(":")
+        assert member == joined["participant_id"]
+        assert 3500 < int(expiry) - time.time() <= 3600
+        digest = hmac.new(b"s3cret", turn["username"].encode(), hashlib.sha1).digest()
+        assert turn["credential"] == base64.b64encode(digest).decode()
+        await client.disconnect()
+    finally:
+        await stop_haven(haven)
