@@ -29,6 +29,7 @@ from server.relay import Relay
 from server.retention import run_sweeps
 from server.safety import Gate, Safety
 from server.sessions import Sessions
+from server.spoken import SpokenSafeWords
 from server.store import Store
 from server.store.factory import make_store
 from server.web import (
@@ -38,10 +39,11 @@ from server.web import (
     embed_routes,
     page_api,
     pages,
+    phrase_api,
     safety_api,
 )
 from server.web.common import error_middleware
-from server.web.keys import ACCOUNTS, CONFIG, HUB, MEDIA, SAFETY, SESSIONS, STORE
+from server.web.keys import ACCOUNTS, CONFIG, HUB, MEDIA, SAFETY, SESSIONS, SPOKEN, STORE
 from server.web.security import security_middleware
 from server.webhooks import WebhookSender
 
@@ -88,13 +90,16 @@ def create_app(
             )
 
     relay = Relay(relay_settings(config), on_renegotiate=renegotiate)
-    media = Media(config, relay)
+    spoken = SpokenSafeWords(store, hub, relay, config.speech_bank.expanduser(), clock)
+    media = Media(config, relay, spoken)
     accounts = Accounts(store, passwords, config, clock)
     sessions = Sessions(store, passwords, config, hub, clock, media)
     # With Redis, a pause closes the gate on every node's relay, not only this one's.
     safety_gate = gate or scale.cluster_gate(config.redis_url, relay)
     safety = Safety(store, hub, passwords, config, safety_gate, clock)
+    spoken.signals = safety
     app[CONFIG] = config
+    app[SPOKEN] = spoken
     app[HUB] = hub
     app[MEDIA] = media
     app[STORE] = store
@@ -107,7 +112,7 @@ def create_app(
     sio.register_namespace(ConsoleNamespace(accounts, sessions, safety, media, store))
     sio.attach(app)
 
-    for module in (auth_routes, console_api, client_api, safety_api, page_api, pages):
+    for module in (auth_routes, console_api, client_api, safety_api, page_api, phrase_api, pages):
         app.router.add_routes(module.routes)
     api_v1.setup(app, store, feed, clock)
     embed_routes.setup(app)  # the widget on other origins: loader, frame, CORS
@@ -124,6 +129,7 @@ def create_app(
         yield
         sweeper.cancel()
         await asyncio.gather(sweeper, return_exceptions=True)
+        spoken.close()
         await relay.close()
         await safety.stop()
         await store.close()

@@ -25,7 +25,7 @@ class Config:
     """TCP port to listen on (0 picks a free one)."""
     data_dir: Path = Path("haven-data")
     """Directory holding the SQLite database, the audit key and the last checkpoint."""
-    database_url: str = ""
+    database_url: str = field(default="", repr=False)
     """Empty for the embedded SQLite store in ``data_dir``; ``postgresql://...`` for PostgreSQL."""
     redis_url: str = field(default="", repr=False)
     """Empty for one node; ``redis://...`` to share socket.io rooms between several nodes."""
@@ -75,6 +75,8 @@ class Config:
     """On first start, create a demo service with a facilitator and print a sign-in link."""
     log_level: str = "INFO"
     """Logging level of the entry point."""
+    speech_bank: Path = Path("~/.cache/haven/speech-bank")
+    """Where the speech banks for calibrating spoken safe phrases are generated and kept."""
     test_fault: str = ""
     """Fault injection for the test suite only (``kill_after_commit``); never set in production."""
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from server.config import Config
 from server.errors import Conflict, HavenError, Unavailable
-from server.models import Participant, Session, User
+from server.models import Invite, Participant, Session, User
 from server.relay import Relay, RelayError, RelaySettings, turn_credentials
+from server.spoken import SpokenSafeWords
 
 log = logging.getLogger(__name__)
 Notify = Callable[[str, str, str, dict[str, Any]], Awaitable[None]]
@@ -39,9 +40,10 @@ def _no_turn(server: dict[str, Any]) -> bool:
 class Media:
     """The gate between signalling and the relay."""
 
-    def __init__(self, config: Config, relay: Relay) -> None:
+    def __init__(self, config: Config, relay: Relay, spoken: SpokenSafeWords) -> None:
         self._config = config
         self.relay = relay
+        self._spoken = spoken
 
     def ice_servers(self, member_id: str) -> list[dict[str, Any]]:
         """Return STUN/TURN servers for a browser, with a TURN credential valid for an hour."""
@@ -60,13 +62,17 @@ class Media:
                 )
         return servers
 
-    async def client_offer(self, participant: Participant, session: Session, sdp: object) -> str:
-        """Answer an admitted client's offer."""
+    async def client_offer(
+        self, participant: Participant, invite: Invite, session: Session, sdp: object
+    ) -> str:
+        """Answer an admitted client's offer; start spotting their phrase if they opted in."""
         if participant.status != "admitted":
             raise Conflict("The call opens once you are let in.")
         if participant.paused_reason is not None:
             self.relay.pause(participant.id)  # the store's pause survives reconnects
-        return await self._offer(session, participant.id, sdp)
+        answer = await self._offer(session, participant.id, sdp)
+        await self._spoken.listen(participant, invite)
+        return answer
 
     async def staff_offer(self, session: Session, user: User, sdp: object) -> str:
         """Answer a facilitator's offer for a session they run."""
@@ -87,11 +93,17 @@ class Media:
 
     async def drop(self, member_id: str) -> None:
         """Disconnect one member's media (removed, denied, left)."""
+        self._spoken.stop(member_id)
         await self.relay.remove(member_id)
 
     async def end(self, session_id: str) -> None:
         """Disconnect everyone's media in a session."""
+        self._spoken.stop_session(session_id)
         await self.relay.end_session(session_id)
+
+    def practice(self, participant_id: str, on: bool) -> bool:
+        """Switch a client's spoken-phrase practice mode; False if their audio is not spotted."""
+        return self._spoken.practice(participant_id, on)
 
     def stats(self, session_id: str) -> dict[str, dict[str, float]]:
         """Return per-member media statistics for the console."""

@@ -128,6 +128,20 @@ class Alert:
 
 
 @dataclass(frozen=True)
+class PhraseCalibration:
+    """A spoken phrase's detection threshold, calibrated on a bank of ordinary speech.
+
+    ``phrase_key`` is a hash of the normalised phrase: the phrase itself is never stored here.
+    """
+
+    phrase_key: str
+    threshold: float
+    false_alarms_per_hour: float
+    bank_hours: float
+    calibrated_at: float
+
+
+@dataclass(frozen=True)
 class Checkpoint:
     """An HMAC over the log's head hash at ``seq``, under a key kept outside the database."""
 

@@ -163,10 +163,21 @@ class ClientNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         me = await self.get_session(sid)
         participant = await self._store.participant(me["participant_id"])
         session = await self._store.session(me["session_id"])
-        if participant is None or session is None:
+        invite = await self._store.invite(participant.invite_id) if participant else None
+        if participant is None or session is None or invite is None:
             raise Unauthorized("This link is not valid any more.")
         sdp = data.get("sdp") if isinstance(data, dict) else None
-        return {"ok": True, "sdp": await self._media.client_offer(participant, session, sdp)}
+        answer = await self._media.client_offer(participant, invite, session, sdp)
+        return {"ok": True, "sdp": answer}
+
+    @acknowledged
+    async def on_practice_phrase(self, sid: str, data: Any = None) -> Ack:
+        """Practise the spoken phrase: while on, a detection alerts nobody and says it heard."""
+        on = data.get("on") if isinstance(data, dict) else None
+        if not isinstance(on, bool):
+            raise BadRequest("The field on must be true or false.")
+        me = await self.get_session(sid)
+        return {"ok": True, "listening": self._media.practice(me["participant_id"], on)}
 
     @acknowledged
     async def on_signal(self, sid: str, data: Any = None) -> Ack:

@@ -21,6 +21,7 @@ from server.models import (
     Invite,
     Login,
     Participant,
+    PhraseCalibration,
     Service,
     Session,
     User,
@@ -346,6 +347,14 @@ class Store(ABC):
     @abstractmethod
     async def save_participant_pause(self, participant: Participant) -> None:
         """Save a participant's pause state (reason, start, linked alert)."""
+
+    @abstractmethod
+    async def save_phrase_calibration(self, calibration: PhraseCalibration) -> None:
+        """Store (or replace) a spoken phrase's calibrated threshold."""
+
+    @abstractmethod
+    async def phrase_calibration(self, phrase_key: str) -> PhraseCalibration | None:
+        """Return the calibration stored for a phrase key, if any."""
 
     @abstractmethod
     async def save_alert(

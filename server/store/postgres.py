@@ -28,6 +28,7 @@ from server.models import (
     Invite,
     Login,
     Participant,
+    PhraseCalibration,
     Service,
     Session,
     User,
@@ -733,6 +734,34 @@ class PostgresStore(Store):
                 participant.id,
             ),
             (),
+        )
+
+    async def save_phrase_calibration(self, calibration: PhraseCalibration) -> None:
+        """Store (or replace) a spoken phrase's calibrated threshold."""
+        c = calibration
+        await self._write(
+            "INSERT INTO phrase_calibrations (phrase_key, threshold, false_alarms_per_hour,"
+            " bank_hours, calibrated_at) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (phrase_key) DO UPDATE"
+            " SET threshold = EXCLUDED.threshold,"
+            " false_alarms_per_hour = EXCLUDED.false_alarms_per_hour,"
+            " bank_hours = EXCLUDED.bank_hours, calibrated_at = EXCLUDED.calibrated_at",
+            (c.phrase_key, c.threshold, c.false_alarms_per_hour, c.bank_hours, c.calibrated_at),
+            (),
+        )
+
+    async def phrase_calibration(self, phrase_key: str) -> PhraseCalibration | None:
+        """Return the calibration stored for a phrase key, if any."""
+        row = await self._fetchrow(
+            "SELECT * FROM phrase_calibrations WHERE phrase_key = $1", phrase_key
+        )
+        if row is None:
+            return None
+        return PhraseCalibration(
+            row["phrase_key"],
+            row["threshold"],
+            row["false_alarms_per_hour"],
+            row["bank_hours"],
+            row["calibrated_at"],
         )
 
     async def save_alert(

@@ -150,3 +150,10 @@ CREATE TABLE IF NOT EXISTS api_keys (
     revoked_at REAL
 );
 CREATE INDEX IF NOT EXISTS api_keys_service ON api_keys (service_id, created_at);
+CREATE TABLE IF NOT EXISTS phrase_calibrations (
+    phrase_key TEXT PRIMARY KEY,
+    threshold REAL NOT NULL,
+    false_alarms_per_hour REAL NOT NULL,
+    bank_hours REAL NOT NULL,
+    calibrated_at REAL NOT NULL
+);

@@ -22,6 +22,7 @@ from server.models import (
     Invite,
     Login,
     Participant,
+    PhraseCalibration,
     Service,
     Session,
     User,
@@ -618,6 +619,31 @@ class SqliteStore(Store):
                 participant.id,
             ),
             (),
+        )
+
+    async def save_phrase_calibration(self, calibration: PhraseCalibration) -> None:
+        """Store (or replace) a spoken phrase's calibrated threshold."""
+        c = calibration
+        self._write(
+            "INSERT OR REPLACE INTO phrase_calibrations (phrase_key, threshold,"
+            " false_alarms_per_hour, bank_hours, calibrated_at) VALUES (?,?,?,?,?)",
+            (c.phrase_key, c.threshold, c.false_alarms_per_hour, c.bank_hours, c.calibrated_at),
+            (),
+        )
+
+    async def phrase_calibration(self, phrase_key: str) -> PhraseCalibration | None:
+        """Return the calibration stored for a phrase key, if any."""
+        row = self._conn.execute(
+            "SELECT * FROM phrase_calibrations WHERE phrase_key = ?", (phrase_key,)
+        ).fetchone()
+        if row is None:
+            return None
+        return PhraseCalibration(
+            row["phrase_key"],
+            row["threshold"],
+            row["false_alarms_per_hour"],
+            row["bank_hours"],
+            row["calibrated_at"],
         )
 
     async def save_alert(

@@ -11,7 +11,7 @@ from server.errors import BadRequest
 from server.messages import fields
 from server.models import Invite, Session
 from server.web.common import public_base, read_json, staff
-from server.web.keys import SAFETY, SESSIONS, STORE
+from server.web.keys import SAFETY, SESSIONS, SPOKEN, STORE
 
 routes = web.RouteTableDef()
 
@@ -125,6 +125,12 @@ async def update_invite(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         raise BadRequest("The message must be a JSON object.")
     invite = await sessions.update_invite(session, user, request.match_info["invite_id"], body)
+    participant = await request.app[STORE].participant_by_invite(invite.id)
+    if participant is not None:
+        spoken = request.app[SPOKEN]
+        spoken.stop(participant.id)  # turning it off stops decoding at once; a change restarts
+        if participant.status == "admitted":
+            await spoken.listen(participant, invite)
     return web.json_response(invite_json(invite))
 
 

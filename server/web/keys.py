@@ -10,6 +10,7 @@ from server.hub import Hub
 from server.media import Media
 from server.safety import Safety
 from server.sessions import Sessions
+from server.spoken import SpokenSafeWords
 from server.store import Store
 
 CONFIG = web.AppKey("config", Config)
@@ -19,3 +20,4 @@ SESSIONS = web.AppKey("sessions", Sessions)
 SAFETY = web.AppKey("safety", Safety)
 HUB = web.AppKey("hub", Hub)
 MEDIA = web.AppKey("media", Media)
+SPOKEN = web.AppKey("spoken", SpokenSafeWords)

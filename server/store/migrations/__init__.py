@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.store.migrations import v0001_initial, v0002_alert_state, v0003_webhooks_api_keys
+from server.store.migrations import (
+    v0001_initial,
+    v0002_alert_state,
+    v0003_webhooks_api_keys,
+    v0004_phrase_calibrations,
+)
 
 
 @dataclass(frozen=True)
@@ -30,5 +35,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", v0001_initial.SQL),
     Migration(2, "alert_state", v0002_alert_state.SQL),
     Migration(3, "webhooks_api_keys", v0003_webhooks_api_keys.SQL),
+    Migration(4, "phrase_calibrations", v0004_phrase_calibrations.SQL),
 )
 LATEST = MIGRATIONS[-1].version
