@@ -36,6 +36,8 @@ DEFAULT_SETTINGS = {
         "safeguarding lead, and in an emergency the police or ambulance service."
     ),
     "decoy": {"kind": "builtin", "url": ""},
+    "alternative_chord": None,
+    "touch_gesture": True,
     "chat_stored": False,
     "webhook_url": "",
     "allow_private_webhooks": False,

@@ -41,6 +41,7 @@ from server.web import (
     pages,
     phrase_api,
     safety_api,
+    service_api,
 )
 from server.web.common import error_middleware
 from server.web.keys import ACCOUNTS, CONFIG, HUB, MEDIA, SAFETY, SESSIONS, SPOKEN, STORE
@@ -112,7 +113,16 @@ def create_app(
     sio.register_namespace(ConsoleNamespace(accounts, sessions, safety, media, store))
     sio.attach(app)
 
-    for module in (auth_routes, console_api, client_api, safety_api, page_api, phrase_api, pages):
+    for module in (
+        auth_routes,
+        console_api,
+        client_api,
+        safety_api,
+        page_api,
+        phrase_api,
+        service_api,
+        pages,
+    ):
         app.router.add_routes(module.routes)
     api_v1.setup(app, store, feed, clock)
     embed_routes.setup(app)  # the widget on other origins: loader, frame, CORS

@@ -7,6 +7,7 @@ from aiohttp import web
 from server.messages import fields
 from server.web.common import read_json
 from server.web.keys import CONFIG, SESSIONS, STORE
+from server.web.service_api import triggers
 
 routes = web.RouteTableDef()
 
@@ -24,6 +25,7 @@ async def open_invite(request: web.Request) -> web.Response:
             "ground_rules": settings.get("ground_rules", ""),
             "confidentiality": settings.get("confidentiality", ""),
             "decoy": settings.get("decoy", {"kind": "builtin", "url": ""}),
+            "triggers": triggers(settings),
             "chat_stored": bool(settings.get("chat_stored", False)),
             "spoken_safe_word": invite.spoken_opt_in,
             "retention_days": request.app[CONFIG].retention_days,
