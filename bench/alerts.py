@@ -56,24 +56,34 @@ async def _connect(url: str, namespace: str, **kwargs: Any) -> socketio.AsyncCli
 
 
 class HavenLoad:
-    """Sessions on a running Haven: one facilitator account, a console and a client each."""
+    """Sessions on a running Haven: a client and a facilitator console each.
 
-    def __init__(self, base: str) -> None:
+    With ``accounts`` every session has its own facilitator (``bench{i}@example.org``), as in
+    real use; without, one account runs every session (the cross-node benchmark's setup).
+    """
+
+    def __init__(self, base: str, *, accounts: bool = False) -> None:
         self.base = base
+        self.accounts = accounts
         self.jar = aiohttp.CookieJar(unsafe=True)
         self.http = aiohttp.ClientSession(cookie_jar=self.jar)
         self.csrf: dict[str, str] = {}
         self.pairs: list[tuple[socketio.AsyncClient, socketio.AsyncClient, asyncio.Queue[float]]]
         self.pairs = []
+        self._https: list[aiohttp.ClientSession] = []
 
-    async def sign_in(self) -> None:
+    async def sign_in(self, email: str = "bench@example.org") -> None:
         async with self.http.post(
-            f"{self.base}/api/auth/signin",
-            json={"email": "bench@example.org", "password": PASSWORD},
+            f"{self.base}/api/auth/signin", json={"email": email, "password": PASSWORD}
         ) as r:
             self.csrf = {"X-CSRF-Token": (await r.json())["csrf_token"]}
 
     async def add_session(self) -> None:
+        if self.accounts:  # a fresh facilitator for this session
+            self.jar = aiohttp.CookieJar(unsafe=True)
+            self.http = aiohttp.ClientSession(cookie_jar=self.jar)
+            self._https.append(self.http)
+            await self.sign_in(f"bench{len(self.pairs)}@example.org")
         async with self.http.post(
             f"{self.base}/api/sessions", json={"kind": "one_to_one"}, headers=self.csrf
         ) as r:
@@ -98,7 +108,8 @@ class HavenLoad:
         arrivals: asyncio.Queue[float] = asyncio.Queue()
 
         async def on_alert(data: Any) -> None:
-            arrivals.put_nowait(time.perf_counter())
+            if data.get("session_id") == session_id:  # only this session's alerts stop the clock
+                arrivals.put_nowait(time.perf_counter())
 
         console.on("alert", on_alert, namespace="/console")
         client = await _connect(self.base, "/client", auth={"token": joined["token"]})
@@ -114,8 +125,11 @@ class HavenLoad:
         )
         arrived = await asyncio.wait_for(arrivals.get(), 10)
         # Re-arm, untimed: after a resume the next panic raises a fresh alert.
-        await client.call("signal", {"id": f"bench-r{n:09d}", "kind": "resume",
-                                     "source": "control"}, namespace="/client")
+        await client.call(
+            "signal",
+            {"id": f"bench-r{n:09d}", "kind": "resume", "source": "control"},
+            namespace="/client",
+        )
         return (arrived - started) * 1000
 
     async def close(self) -> None:
@@ -123,6 +137,25 @@ class HavenLoad:
             await client.disconnect()
             await console.disconnect()
         await self.http.close()
+        for http in self._https:
+            await http.close()
+
+
+async def _prepare_accounts(data_dir: Path, count: int) -> None:
+    """Create the bench service and ``count`` facilitators (cheap hashes: setup, not measured)."""
+    from server.accounts import Accounts
+    from server.auth.passwords import Passwords
+    from server.config import Config
+    from server.store.factory import make_store
+
+    config = Config(data_dir=data_dir, demo=False)
+    store = make_store(config)
+    await store.open()
+    accounts = Accounts(store, Passwords(time_cost=1, memory_cost=1024), config)
+    await accounts.create_service("bench", "Bench")
+    for i in range(count):
+        await accounts.add_user("bench", "facilitator", f"bench{i}@example.org", PASSWORD)
+    await store.close()
 
 
 class FloorLoad:
@@ -231,8 +264,7 @@ async def _run(loads: list[int], samples: int, data_dir: Path) -> dict[str, floa
         floor_load = FloorLoad(f"http://127.0.0.1:{floor_port}")
         floor_results = await _measure(floor_load, loads, samples)
         await floor_load.close()
-        haven_load = HavenLoad(f"http://127.0.0.1:{haven_port}")
-        await haven_load.sign_in()
+        haven_load = HavenLoad(f"http://127.0.0.1:{haven_port}", accounts=True)
         haven_results = await _measure(haven_load, loads, samples)
         await haven_load.close()
     finally:
@@ -270,7 +302,16 @@ def main(argv: list[str]) -> int:
     """Run the benchmark and print its table, then its figures as JSON."""
     parser = argparse.ArgumentParser(prog="python -m bench alerts")
     parser.add_argument("--quick", action="store_true", help="smaller loads, fewer samples")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--nodes", type=int, default=1, help="2: across two nodes (PostgreSQL, Redis)"
+    )
+    args, rest = parser.parse_known_args(argv)
+    if args.nodes == 2:
+        from bench import alerts_nodes
+
+        return alerts_nodes.main([*(["--quick"] if args.quick else []), *rest])
+    if args.nodes != 1:
+        parser.error("--nodes is 1 or 2")
     loads = [1, 20, 50] if args.quick else [1, 100, 500]
     samples = 50 if args.quick else 200
     with tempfile.TemporaryDirectory() as tmp:

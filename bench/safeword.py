@@ -67,11 +67,13 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench safeword")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
-        "--all-pronunciations", action="store_true",
+        "--all-pronunciations",
+        action="store_true",
         help="also evaluate spotting every dictionary pronunciation (doubles the run time)",
     )
     parser.add_argument(
-        "--thresholds", type=lambda text: [float(x) for x in text.split(",")],
+        "--thresholds",
+        type=lambda text: [float(x) for x in text.split(",")],
         help="skip calibration and false alarms; stream the positives at these thresholds",
     )
     args = parser.parse_args(argv)
@@ -119,14 +121,21 @@ def main(argv: list[str]) -> int:
         settings = SpotterSettings(kws_delay=delay)
         lat, rates = stream_latency(conditions, thresholds, settings, pronunciations, model)
         latency[delay], streamed[delay] = lat, rates
-        latency_rows.append([
-            delay, f"{rates['clean']:.1%}", f"{rates['babble_20db']:.1%}",
-            f"{rates['babble_10db']:.1%}", percentile(lat, 50) * 1000, percentile(lat, 95) * 1000,
-        ])
+        latency_rows.append(
+            [
+                delay,
+                f"{rates['clean']:.1%}",
+                f"{rates['babble_20db']:.1%}",
+                f"{rates['babble_10db']:.1%}",
+                percentile(lat, 50) * 1000,
+                percentile(lat, 95) * 1000,
+            ]
+        )
     print_table(
         "Streaming in 20 ms packets as deployed (main pronunciation, margin 5): detection, and "
         "end of phrase to detection in audio time",
-        ["kws_delay", "clean", "babble 20 dB", "babble 10 dB", "p50 ms", "p95 ms"], latency_rows,
+        ["kws_delay", "clean", "babble 20 dB", "babble 10 dB", "p50 ms", "p95 ms"],
+        latency_rows,
     )
     rtf = real_time_factor(heldout, pronunciations, model)
     print_table(
@@ -137,21 +146,24 @@ def main(argv: list[str]) -> int:
     lag_rows = [[n, *loop_lag(heldout, pronunciations, model, n)] for n in (1, 10, 20)]
     print_table(
         "Event loop while N monitors are fed in real time (SpottingPool of 2 threads)",
-        ["streams", "loop lag p50 ms", "loop lag p99 ms", "backlog after feeding s"], lag_rows,
+        ["streams", "loop lag p50 ms", "loop lag p99 ms", "backlog after feeding s"],
+        lag_rows,
     )
     detect = streamed[10]
-    print_figures({
-        "quick": args.quick,
-        "detect_clean": round(detect["clean"], 4),
-        "detect_babble_20db": round(detect["babble_20db"], 4),
-        "detect_babble_10db": round(detect["babble_10db"], 4),
-        "false_alarms_per_hour": round(main_result["fa_per_hour"][5.0], 4),
-        "latency_p50_ms": round(percentile(latency[10], 50) * 1000, 1),
-        "latency_p95_ms": round(percentile(latency[10], 95) * 1000, 1),
-        "real_time_factor": round(rtf, 5),
-        "streams_per_core": round(1 / rtf, 1),
-        "negative_hours": round(heldout.hours * len(PHRASES), 2),
-    })
+    print_figures(
+        {
+            "quick": args.quick,
+            "detect_clean": round(detect["clean"], 4),
+            "detect_babble_20db": round(detect["babble_20db"], 4),
+            "detect_babble_10db": round(detect["babble_10db"], 4),
+            "false_alarms_per_hour": round(main_result["fa_per_hour"][5.0], 4),
+            "latency_p50_ms": round(percentile(latency[10], 50) * 1000, 1),
+            "latency_p95_ms": round(percentile(latency[10], 95) * 1000, 1),
+            "real_time_factor": round(rtf, 5),
+            "streams_per_core": round(1 / rtf, 1),
+            "negative_hours": round(heldout.hours * len(PHRASES), 2),
+        }
+    )
     return 0
 
 
@@ -173,21 +185,32 @@ def streaming_only(
         rows.append([phrase, thresholds[index], *(f"{rates_i[n]:.1%}" for n, _ in CONDITIONS)])
     print_table(
         f"Streaming at given thresholds, {len(conditions['clean'])} sentences per condition",
-        ["phrase", "threshold", *(n for n, _ in CONDITIONS)], rows,
+        ["phrase", "threshold", *(n for n, _ in CONDITIONS)],
+        rows,
     )
     print_table(
-        "All phrases", ["clean", "babble 20 dB", "babble 10 dB", "p50 ms", "p95 ms"],
-        [[f"{rates['clean']:.1%}", f"{rates['babble_20db']:.1%}", f"{rates['babble_10db']:.1%}",
-          percentile(lat, 50) * 1000, percentile(lat, 95) * 1000]],
+        "All phrases",
+        ["clean", "babble 20 dB", "babble 10 dB", "p50 ms", "p95 ms"],
+        [
+            [
+                f"{rates['clean']:.1%}",
+                f"{rates['babble_20db']:.1%}",
+                f"{rates['babble_10db']:.1%}",
+                percentile(lat, 50) * 1000,
+                percentile(lat, 95) * 1000,
+            ]
+        ],
     )
-    print_figures({
-        "detect_clean": round(rates["clean"], 4),
-        "detect_babble_20db": round(rates["babble_20db"], 4),
-        "detect_babble_10db": round(rates["babble_10db"], 4),
-        "latency_p50_ms": round(percentile(lat, 50) * 1000, 1),
-        "latency_p95_ms": round(percentile(lat, 95) * 1000, 1),
-        "thresholds_given": thresholds,
-    })
+    print_figures(
+        {
+            "detect_clean": round(rates["clean"], 4),
+            "detect_babble_20db": round(rates["babble_20db"], 4),
+            "detect_babble_10db": round(rates["babble_10db"], 4),
+            "latency_p50_ms": round(percentile(lat, 50) * 1000, 1),
+            "latency_p95_ms": round(percentile(lat, 95) * 1000, 1),
+            "thresholds_given": thresholds,
+        }
+    )
     return 0
 
 
@@ -213,28 +236,55 @@ def evaluate(
         th = [choose_threshold(s, calibration.hours, margin)[0] for s in calib_scores]
         fas = sum(sum(1 for s in scores if s >= t) for scores, t in zip(fa_scores, th, strict=True))
         rates = {
-            name: sum(1 for p, s in zip(conditions[name], scores, strict=True)
-                      if s is not None and s >= th[p.phrase]) / len(scores)
+            name: sum(
+                1
+                for p, s in zip(conditions[name], scores, strict=True)
+                if s is not None and s >= th[p.phrase]
+            )
+            / len(scores)
             for name, scores in positive_scores.items()
         }
         thresholds[margin], detect[margin] = th, rates
         fa_per_hour[margin] = fas / (heldout.hours * len(PHRASES))
-        rows.append([
-            variant.name, margin, f"{rates['clean']:.1%}", f"{rates['babble_20db']:.1%}",
-            f"{rates['babble_10db']:.1%}", f"{fa_per_hour[margin]:.3f}", fas,
-        ])
+        rows.append(
+            [
+                variant.name,
+                margin,
+                f"{rates['clean']:.1%}",
+                f"{rates['babble_20db']:.1%}",
+                f"{rates['babble_10db']:.1%}",
+                f"{fa_per_hour[margin]:.3f}",
+                fas,
+            ]
+        )
     for index, phrase in enumerate(PHRASES):
+
         def rate(name: str, i: int = index) -> str:
-            pairs = [(p, s) for p, s in zip(conditions[name], positive_scores[name], strict=True)
-                     if p.phrase == i]
+            pairs = [
+                (p, s)
+                for p, s in zip(conditions[name], positive_scores[name], strict=True)
+                if p.phrase == i
+            ]
             hits = sum(1 for _, s in pairs if s is not None and s >= thresholds[5.0][i])
             return f"{hits / len(pairs):.1%}"
+
         best = max(calib_scores[index], default=None)
-        per_phrase.append([phrase, f"{thresholds[5.0][index]:.1f}",
-                           "none" if best is None else f"{best:.1f}", rate("clean"),
-                           rate("babble_10db")])
-    return {"rows": rows, "thresholds": thresholds, "detect": detect,
-            "fa_per_hour": fa_per_hour, "per_phrase": per_phrase}
+        per_phrase.append(
+            [
+                phrase,
+                f"{thresholds[5.0][index]:.1f}",
+                "none" if best is None else f"{best:.1f}",
+                rate("clean"),
+                rate("babble_10db"),
+            ]
+        )
+    return {
+        "rows": rows,
+        "thresholds": thresholds,
+        "detect": detect,
+        "fa_per_hour": fa_per_hour,
+        "per_phrase": per_phrase,
+    }
 
 
 def score_positives(
@@ -248,10 +298,15 @@ def score_positives(
     shards = [list(range(i, len(positives), workers)) for i in range(workers)]
     needed = {w: pronunciations[w] for p in PHRASES for w in phrase_words(p)}
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        parts = list(pool.map(
-            _score_shard, [[positives[i] for i in s] for s in shards],
-            [settings] * workers, [needed] * workers, [model] * workers,
-        ))
+        parts = list(
+            pool.map(
+                _score_shard,
+                [[positives[i] for i in s] for s in shards],
+                [settings] * workers,
+                [needed] * workers,
+                [model] * workers,
+            )
+        )
     scores: list[float | None] = [None] * len(positives)
     for shard, part in zip(shards, parts, strict=True):
         for i, score in zip(shard, part, strict=True):
@@ -280,14 +335,23 @@ def stream_latency(
     jobs = [(name, p) for name, ps in conditions.items() for p in ps]
     needed = {w: pronunciations[w] for p in PHRASES for w in phrase_words(p)}
     with ProcessPoolExecutor(max_workers=2) as pool:
-        outcomes = list(pool.map(
-            _stream_one, [p for _, p in jobs], [thresholds] * len(jobs),
-            [settings] * len(jobs), [needed] * len(jobs), [model] * len(jobs), chunksize=20,
-        ))
+        outcomes = list(
+            pool.map(
+                _stream_one,
+                [p for _, p in jobs],
+                [thresholds] * len(jobs),
+                [settings] * len(jobs),
+                [needed] * len(jobs),
+                [model] * len(jobs),
+                chunksize=20,
+            )
+        )
     latencies = [lat for lat in outcomes if lat is not None]
     rates = {
-        name: sum(1 for (n, _), lat in zip(jobs, outcomes, strict=True)
-                  if n == name and lat is not None) / len(ps)
+        name: sum(
+            1 for (n, _), lat in zip(jobs, outcomes, strict=True) if n == name and lat is not None
+        )
+        / len(ps)
         for name, ps in conditions.items()
     }
     return latencies, rates
@@ -301,11 +365,13 @@ def _stream_one(
     model: SpeechModel,
 ) -> float | None:
     spotter = Spotter(
-        phrase_words(PHRASES[positive.phrase]), pronunciations, model,
+        phrase_words(PHRASES[positive.phrase]),
+        pronunciations,
+        model,
         replace(settings, threshold=thresholds[positive.phrase]),
     )
     for start in range(0, len(positive.pcm), CHUNK):
-        for detection in spotter.process(positive.pcm[start:start + CHUNK]):
+        for detection in spotter.process(positive.pcm[start : start + CHUNK]):
             return max(0.0, detection.at - positive.phrase_end)
     return None
 
@@ -373,8 +439,9 @@ def make_babble(directory: Path, seconds: float) -> bytes:
         pcm = b""
         part = directory / f"babble{talker}.raw"
         while len(pcm) < seconds * SAMPLE_RATE * 2:
-            synthesise(next(sentences), VOICES[talker % len(VOICES)],
-                       (0.9, 1.0, 1.1)[talker % 3], 0, part)
+            synthesise(
+                next(sentences), VOICES[talker % len(VOICES)], (0.9, 1.0, 1.1)[talker % 3], 0, part
+            )
             pcm += part.read_bytes()
         pcm = pcm[: int(seconds * SAMPLE_RATE) * 2]
         level = max(1, audioop.rms(pcm, 2))
@@ -400,7 +467,7 @@ def mix_all(positives: list[Positive], babble: bytes, snr: float | None) -> list
     for positive in positives:
         length = len(positive.pcm)
         offset = rng.randrange(0, (len(babble) - length) // 2) * 2
-        noise = babble[offset:offset + length]
+        noise = babble[offset : offset + length]
         gain = audioop.rms(positive.pcm, 2) / max(1, audioop.rms(noise, 2)) / 10 ** (snr / 20)
         pcm = audioop.add(positive.pcm, audioop.mul(noise, 2, gain), 2)
         mixed.append(replace(positive, pcm=pcm))
@@ -437,8 +504,11 @@ def loop_lag(
     async def run() -> tuple[float, float, float]:
         pool = SpottingPool(2)
         monitors = [
-            SpokenMonitor(Spotter(phrase_words(PHRASES[0]), pronunciations, model), pool,
-                          lambda score, at: None)
+            SpokenMonitor(
+                Spotter(phrase_words(PHRASES[0]), pronunciations, model),
+                pool,
+                lambda score, at: None,
+            )
             for _ in range(streams)
         ]
         loop = asyncio.get_running_loop()

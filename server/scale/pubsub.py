@@ -33,6 +33,7 @@ CHANNEL = "haven.socketio"
 ALERT_EVENTS = frozenset({"alert", "alert_update"})
 PROGRESS_RANK = {"raised": 0, "delivered": 1, "acknowledged": 2, "resolved": 3}
 LEDGER_TTL_S = 3600.0
+LEDGER_PRUNE_S = 60.0
 MAX_LISTEN_RETRY_S = 2.0
 PUBLISH_BATCH = 100
 
@@ -52,11 +53,17 @@ class DeliveryLedger:
 
     def __init__(self) -> None:
         self._seen: dict[tuple[str, str], tuple[tuple[int, int, int], set[str], float]] = {}
+        self._pruned_at = time.monotonic()
 
     def admit(self, sid: str, message: dict[str, Any]) -> bool:
         """Record a delivery; False if the connection already has this or a later version."""
-        alert_id = str(message.get("alert_id", ""))
         rank, digest = alert_version(message)
+        return self.admit_version(sid, str(message.get("alert_id", "")), rank, digest)
+
+    def admit_version(
+        self, sid: str, alert_id: str, rank: tuple[int, int, int], digest: str
+    ) -> bool:
+        """``admit`` with the version already computed (once per message, not per connection)."""
         key = (sid, alert_id)
         now = time.monotonic()
         known = self._seen.get(key)
@@ -70,7 +77,8 @@ class DeliveryLedger:
             self._seen[key] = (max(rank, best), digests, now)
             return True
         self._seen[key] = (rank, {digest}, now)
-        self._prune(now)
+        if now - self._pruned_at > LEDGER_PRUNE_S:
+            self._prune(now)
         return True
 
     def known(self, sid: str, alert_id: str) -> bool:
@@ -78,8 +86,7 @@ class DeliveryLedger:
         return (sid, alert_id) in self._seen
 
     def _prune(self, now: float) -> None:
-        if len(self._seen) % 256:
-            return
+        self._pruned_at = now
         for key, (_, _, at) in list(self._seen.items()):
             if now - at > LEDGER_TTL_S:
                 del self._seen[key]
@@ -179,6 +186,52 @@ class JsonRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
             if isinstance(data, dict):
                 yield data
 
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str | None = None,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Emit; to one connection of this node, deliver here without publishing.
+
+        A connection lives on exactly one node, so publishing an emit addressed to a local one
+        (an alert replayed to a console as it connects, an acknowledgement) would only make
+        every other node decode a message it has nobody to deliver to.
+        """
+        target = to or room
+        ns = namespace or "/"
+        if isinstance(target, str) and not kwargs.get("ignore_queue") and self._local(target, ns):
+            if event in ALERT_EVENTS and isinstance(data, dict) and "alert_id" in data:
+                await self.deliver_alert(event, data, namespace=ns, room=target)
+                return None
+            return await socketio.AsyncManager.emit(
+                self,
+                event,
+                data,
+                namespace=ns,
+                room=target,
+                skip_sid=skip_sid,
+                callback=callback,
+            )
+        return await super().emit(
+            event,
+            data,
+            namespace=namespace,
+            room=room,
+            skip_sid=skip_sid,
+            callback=callback,
+            to=to,
+            **kwargs,
+        )
+
+    def _local(self, sid: str, namespace: str) -> bool:
+        return bool(self.is_connected(sid, namespace) or self.is_pre_connected(sid, namespace))
+
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         """Deliver an emit on this node; alerts go only to connections that lack that version."""
         data = message.get("data")
@@ -205,13 +258,18 @@ class JsonRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     ) -> int:
         """Emit an alert to this node's connections in ``room`` that lack it; return how many."""
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
-        delivered = 0
-        for sid, _ in list(self.get_participants(namespace, room)):
-            if sid in skip or not self.ledger.admit(sid, message):
-                continue
-            await socketio.AsyncManager.emit(self, event, message, namespace=namespace, room=sid)
-            delivered += 1
-        return delivered
+        alert_id = str(message.get("alert_id", ""))
+        rank, digest = alert_version(message)
+        targets = [
+            sid
+            for sid, _ in list(self.get_participants(namespace, room))
+            if sid not in skip and self.ledger.admit_version(sid, alert_id, rank, digest)
+        ]
+        if targets:  # one emit over all of them: the packet is encoded once
+            await socketio.AsyncManager.emit(
+                self, event, message, namespace=namespace, room=targets
+            )
+        return len(targets)
 
 
 def create_cluster_sio(config: Config) -> socketio.AsyncServer:

@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 
 RELAYS_KEY = "haven:relays"
 PLACEMENT_KEY = "haven:placement"
-HEARTBEAT_S = 2.0
-DEAD_AFTER_S = 6.0
+HEARTBEAT_S = 1.5
+DEAD_AFTER_S = 5.0
 SWEEP_S = 1.0
 
 # Delete a relay's entry only if it is still the stale one we read (no heartbeat since).

@@ -1,65 +1,48 @@
-"""The event log: hash chain, checkpoints, and tamper detection by ``haven audit verify``."""
+"""The event log on both stores: hash chain, checkpoints, append-only, tamper detection."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from server.audit import verify
-from server.config import Config
 from server.store import NewEvent
-from server.store.factory import audit_key, make_store
+from server.store.chain import EventRecord
+from server.store.factory import audit_key
+from tests.store.conftest import Backend
 
-VERIFY = [sys.executable, "-m", "server", "audit", "verify", "--data-dir"]
 
-
-async def _log(config: Config, count: int) -> Path:
-    store = make_store(config)
+async def _log(backend: Backend, count: int) -> None:
+    store = backend.store()
     await store.open()
     for i in range(count):
         await store.append(NewEvent("note.added", "svc", f"s{i % 3}", "user:u1", {"n": i}))
     await store.close()
-    return config.data_dir / "haven.sqlite3"
 
 
-def _run_verify(config: Config) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*VERIFY, str(config.data_dir)], capture_output=True, text=True, timeout=60
-    )
+def _run(backend: Backend, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(backend.cli(*argv), capture_output=True, text=True, timeout=60)
 
 
-def _tamper(db_path: Path, *statements: str) -> None:
-    """Change the database as an attacker with file access would: bypassing the triggers."""
-    db = sqlite3.connect(db_path)
-    db.execute("DROP TRIGGER events_no_update")
-    db.execute("DROP TRIGGER events_no_delete")
-    for statement in statements:
-        db.execute(statement)
-    db.commit()
-    db.close()
-
-
-async def test_intact_log_verifies(config: Config) -> None:
-    """An untouched log verifies with exit status 0."""
-    await _log(config, 25)
-    result = _run_verify(config)
+async def test_intact_log_verifies(backend: Backend) -> None:
+    """An untouched log verifies with exit status 0 through ``haven audit verify``."""
+    await _log(backend, 25)
+    result = _run(backend, "audit", "verify")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "OK: 25 events" in result.stdout
 
 
-async def test_append_only_triggers_refuse_changes(config: Config) -> None:
+async def test_append_only_triggers_refuse_changes(backend: Backend) -> None:
     """The database itself refuses updates and deletes of events."""
-    db_path = await _log(config, 3)
-    db = sqlite3.connect(db_path)
-    with pytest.raises(sqlite3.IntegrityError):
-        db.execute("UPDATE events SET actor = 'x' WHERE seq = 1")
-    with pytest.raises(sqlite3.IntegrityError):
-        db.execute("DELETE FROM events WHERE seq = 1")
+    await _log(backend, 3)
+    for statement in ("UPDATE events SET actor = 'x' WHERE seq = 1", "DELETE FROM events"):
+        with pytest.raises(Exception, match="append-only"):
+            await backend.execute(statement)
+    if backend.name == "postgres":
+        with pytest.raises(Exception, match="append-only"):
+            await backend.execute("TRUNCATE events")
 
 
 @pytest.mark.parametrize(
@@ -86,34 +69,34 @@ async def test_append_only_triggers_refuse_changes(config: Config) -> None:
     ids=["edit", "delete", "reorder", "insert"],
 )
 async def test_single_row_tampering_is_named(
-    config: Config, statements: list[str], first_bad: int
+    backend: Backend, statements: list[str], first_bad: int
 ) -> None:
     """Editing, deleting, reordering or inserting one row fails and names the first bad seq."""
-    db_path = await _log(config, 25)
-    _tamper(db_path, *statements)
-    result = _run_verify(config)
+    await _log(backend, 25)
+    await backend.tamper(*statements)
+    result = _run(backend, "audit", "verify")
     assert result.returncode == 1
     assert f"first bad sequence number {first_bad}" in result.stdout
 
 
-async def test_truncation_behind_checkpoint_is_detected(config: Config) -> None:
+async def test_truncation_behind_checkpoint_is_detected(backend: Backend) -> None:
     """Removing the tail of the log behind the last checkpoint fails verification."""
-    db_path = await _log(config, 25)
-    _tamper(db_path, "DELETE FROM events WHERE seq > 15", "DELETE FROM checkpoints WHERE seq > 15")
-    result = _run_verify(config)
+    await _log(backend, 25)
+    await backend.tamper(
+        "DELETE FROM events WHERE seq > 15", "DELETE FROM checkpoints WHERE seq > 15"
+    )
+    result = _run(backend, "audit", "verify")
     assert result.returncode == 1
     assert "first bad sequence number 16" in result.stdout and "truncated" in result.stdout
 
 
-async def test_rewritten_chain_fails_the_checkpoint(config: Config) -> None:
+async def test_rewritten_chain_fails_the_checkpoint(backend: Backend) -> None:
     """An attacker who recomputes every hash after an edit is caught by the keyed checkpoint."""
-    db_path = await _log(config, 25)
-    store = make_store(config)
+    await _log(backend, 25)
+    store = backend.store()
     await store.open(read_only=True)
     records = await store.events()
     await store.close()
-    from server.store.chain import EventRecord
-
     prev = records[3].prev_hash
     statements = []
     for r in records[3:]:
@@ -127,42 +110,41 @@ async def test_rewritten_chain_fails_the_checkpoint(config: Config) -> None:
             f" prev_hash = '{prev}', hash = '{digest}' WHERE seq = {r.seq}"
         )
         prev = digest
-    _tamper(db_path, *statements)
-    result = _run_verify(config)
+    await backend.tamper(*statements)
+    result = _run(backend, "audit", "verify")
     assert result.returncode == 1
     assert "first bad sequence number 1:" in result.stdout and "checkpoint 10" in result.stdout
 
 
-async def test_checkpoints_every_n_and_at_shutdown(config: Config) -> None:
+async def test_checkpoints_every_n_and_at_shutdown(backend: Backend) -> None:
     """A checkpoint is written every N events and once more when the store closes."""
-    await _log(config, 25)
-    store = make_store(config)
+    await _log(backend, 25)
+    store = backend.store()
     await store.open(read_only=True)
     assert [c.seq for c in await store.checkpoints()] == [10, 20, 25]
-    key = audit_key(config)
+    assert await store.head_seq() == 25
+    key = audit_key(backend.config)
+    assert key.last_head() is not None and key.last_head().seq == 25  # type: ignore[union-attr]
     assert (await verify(store, key.secret, key.last_head())).ok
     await store.close()
 
 
-async def test_export_writes_one_session_as_json_lines(config: Config) -> None:
+async def test_export_writes_one_session_as_json_lines(backend: Backend) -> None:
     """``haven audit export`` writes a session's events, and only them, as JSON lines."""
-    await _log(config, 9)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "server",
-            "audit",
-            "export",
-            "--data-dir",
-            str(config.data_dir),
-            "--session",
-            "s1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    await _log(backend, 9)
+    result = _run(backend, "audit", "export", "--session", "s1")
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert result.returncode == 0 and [r["seq"] for r in lines] == [2, 5, 8]
+    assert result.returncode == 0 and [r["seq"] for r in lines] == [2, 5, 8], result.stderr
     assert all(r["session_id"] == "s1" and len(r["hash"]) == 64 for r in lines)
+
+
+async def test_reopened_store_continues_the_chain(backend: Backend) -> None:
+    """A store opened again appends after the head it finds, and the whole log still verifies."""
+    await _log(backend, 12)
+    await _log(backend, 5)
+    store = backend.store()
+    await store.open(read_only=True)
+    key = audit_key(backend.config)
+    verdict = await verify(store, key.secret, key.last_head())
+    await store.close()
+    assert verdict.ok and verdict.events == 17
