@@ -76,7 +76,10 @@ class HavenLoad:
         async with self.http.post(
             f"{self.base}/api/auth/signin", json={"email": email, "password": PASSWORD}
         ) as r:
-            self.csrf = {"X-CSRF-Token": (await r.json())["csrf_token"]}
+            body = await r.json()
+            if "csrf_token" not in body:
+                raise RuntimeError(f"sign-in as {email} failed: {body}")
+            self.csrf = {"X-CSRF-Token": body["csrf_token"]}
 
     async def add_session(self) -> None:
         if self.accounts:  # a fresh facilitator for this session
@@ -216,27 +219,7 @@ async def _run(loads: list[int], samples: int, data_dir: Path) -> dict[str, floa
         "HAVEN_LOG_LEVEL": "WARNING",
         "HAVEN_MAX_MESSAGE_BYTES": "65536",
     }
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "server",
-            "user",
-            "add",
-            "--service",
-            "bench",
-            "--role",
-            "facilitator",
-            "bench@example.org",
-            "--data-dir",
-            str(data_dir),
-        ],
-        input=PASSWORD + "\n",
-        text=True,
-        check=True,
-        env=env,
-        capture_output=True,
-    )
+    await _prepare_accounts(data_dir, max(loads))
     haven_port, floor_port = _free_port(), _free_port()
     haven = subprocess.Popen(
         [

@@ -438,6 +438,9 @@ class Safety:
         for effect in effects:
             if isinstance(effect, OpenGate):
                 self.gate.resume(subject.id)
+        for alert in alerts:  # the alert first: it is what a person must see soonest
+            await self._publish(alert)
+            self._arm(alert)
         paused = state.paused is not None
         status = {"participant_id": subject.id, "paused": paused, "reason": state.paused}
         await self._hub.to_session_staff(session_id, "participant_state", status)
@@ -448,9 +451,6 @@ class Safety:
         await self._hub.to_participant(subject.id, "paused", {"paused": paused})
         if any(isinstance(e, NotifyStepAway) for e in effects):
             log.debug("Participant stepped away")
-        for alert in alerts:
-            await self._publish(alert)
-            self._arm(alert)
         for alert, escalate in escalations:
             await self._announce_escalation(alert, escalate)
 

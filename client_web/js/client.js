@@ -1,7 +1,7 @@
 // The client's page: invite -> PIN -> consent -> name and camera -> practice -> waiting room ->
 // call; and, from every screen, the quick exit that shows the decoy before anything else.
 import { api, ApiError } from "./api.js";
-import { listenForChord } from "./chord.js";
+import { listenForChord, makeRule } from "./chord.js";
 import { hideDecoy, onTripleTap, showDecoy, decoyShown } from "./decoy.js";
 import { EV, KIND, NS, SOURCE } from "./events.js";
 import { MediaLink, startLocal, stopStream } from "./media.js";
@@ -31,6 +31,8 @@ const state = {
   peerTimer: null,
   paused: false,
   step: "loading",
+  spoken: false, // the invite has the spoken safe word on: offer "Test my phrase" in the call
+  phraseTest: null, // null | "asking" | "listening" | "heard"
 };
 
 const outbox = new Outbox(() => state.socket);
@@ -55,6 +57,7 @@ function exitNow(source) {
     state.mode = "practice";
     return; // practice alerts nobody and sends nothing
   }
+  state.phraseTest = null; // a real exit during a phrase test is a real exit
   teardownMedia();
   const token = state.token || state.inviteToken;
   if (token && state.mode !== "over") {
@@ -68,6 +71,7 @@ function exitNow(source) {
 }
 
 function teardownMedia() {
+  state.phraseTest = null;
   if (state.link) state.link.close();
   state.link = null;
   stopStream(state.stream);
@@ -82,17 +86,26 @@ function teardownMedia() {
   state.remote.clear();
 }
 
+function onChord() {
+  if (decoyShown()) revealRejoin();
+  else if (state.step !== "loading" && state.step !== "invalid") exitNow(SOURCE.KEYS);
+}
+
+/** The service may add a second chord (e.g. Control+Alt+H) beside Shift pressed three times. */
+function applyTriggers(triggers) {
+  if (triggers && triggers.alternative_chord) listenForChord(document, onChord, makeRule(triggers.alternative_chord));
+}
+
 function wireExit() {
   const $exit = $(".js-exit");
   $exit.addEventListener("click", (e) => {
     e.preventDefault();
     exitNow(SOURCE.CONTROL);
   });
-  listenForChord(document, () => {
-    if (decoyShown()) revealRejoin();
-    else if (state.step !== "loading" && state.step !== "invalid") exitNow(SOURCE.KEYS);
+  listenForChord(document, onChord);
+  onTripleTap($(".js-clock"), () => {
+    if (!state.settings || state.settings.triggers.touch_gesture !== false) exitNow(SOURCE.GESTURE);
   });
-  onTripleTap($(".js-clock"), () => exitNow(SOURCE.GESTURE));
   onTripleTap($(".js-decoy-heading"), () => revealRejoin());
   $(".js-rejoin").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -120,6 +133,10 @@ function revealRejoin() {
 
 async function rejoin(pin) {
   const $error = $(".js-rejoin-error");
+  if (state.phraseTest === "heard") {
+    endPhraseTest(true);
+    return;
+  }
   if (state.mode === "practice") {
     hideDecoy();
     state.mode = "journey";
@@ -150,7 +167,7 @@ async function rejoin(pin) {
   state.paused = false;
   hideDecoy();
   history.replaceState(null, "", "/join");
-  remember({ token: state.token, kind: state.sessionKind, camera: state.camera, pinRequired: state.pinRequired });
+  remember({ token: state.token, kind: state.sessionKind, camera: state.camera, pinRequired: state.pinRequired, spoken: state.spoken });
   await connect();
 }
 
@@ -171,11 +188,14 @@ async function openInvite() {
     throw err;
   }
   const s = state.settings;
+  applyTriggers(s.triggers);
   state.sessionKind = s.session_kind;
   $(".js-confidentiality").textContent = s.confidentiality;
   $(".js-ground-rules").textContent = s.ground_rules;
   $(".js-retention").textContent = String(s.retention_days);
   $(".js-spoken").hidden = !s.spoken_safe_word;
+  state.spoken = Boolean(s.spoken_safe_word);
+  $(".js-settings").hidden = !state.spoken;
   if (s.chat_stored) $(".js-chat-stored").textContent = "Chat messages are stored with the session record.";
   if (s.decoy && s.decoy.kind === "url" && s.decoy.url) $(".js-exit").href = s.decoy.url;
   $(".js-no-pin").hidden = state.pinRequired;
@@ -252,7 +272,7 @@ function wireJourney() {
       state.token = joined.token;
       state.participantId = joined.participant_id;
       state.mode = "live";
-      remember({ token: state.token, kind: state.sessionKind, camera: state.camera, pinRequired: state.pinRequired });
+      remember({ token: state.token, kind: state.sessionKind, camera: state.camera, pinRequired: state.pinRequired, spoken: state.spoken });
       go("waiting", "You are in the waiting room. Your facilitator will let you in shortly.");
       await connect();
     } catch (err) {
@@ -275,6 +295,7 @@ function wireJourney() {
   });
 
   $(".js-step-away").addEventListener("click", () => stepAway());
+  $(".js-test-phrase").addEventListener("click", () => (state.phraseTest ? endPhraseTest(false) : startPhraseTest()));
 
   $(".js-back-form").addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -310,7 +331,7 @@ function stepAway() {
 
 function connect() {
   if (state.socket) state.socket.disconnect();
-  const socket = window.io(NS.CLIENT, { auth: { token: state.token }, transports: ["websocket"] });
+  const socket = window.io(NS.CLIENT, { auth: { token: state.token }, transports: ["websocket", "polling"], tryAllTransports: true });
   state.socket = socket;
   socket.on("connect", async () => {
     const ack = await socket.timeout(5000).emitWithAck(EV.STATE, {}).catch(() => null);
@@ -334,7 +355,9 @@ function connect() {
   });
   socket.on(EV.PAUSED, (data) => {
     // A typed safe word or a facilitator's pause: the same neutral screen as the quick exit.
-    if (data && data.paused && !decoyShown() && state.step !== "away") {
+    // During a phrase test the practice decoy may already be up: this pause is real all the same.
+    if (data && data.paused && (!decoyShown() || state.phraseTest) && state.step !== "away") {
+      state.phraseTest = null;
       showDecoy();
       teardownMedia();
       state.paused = true;
@@ -342,6 +365,7 @@ function connect() {
       history.replaceState(null, "", "/ended");
     }
   });
+  socket.on(EV.PRACTICE_HEARD, () => phraseHeard());
   socket.on(EV.REMOVED, () => ended());
   socket.on(EV.SESSION_ENDED, () => ended());
   socket.on(EV.PEER_STATE, (data) => {
@@ -494,6 +518,62 @@ function addChat(name, text, mine) {
   if (!mine) announce(`${name} says: ${text}`);
 }
 
+// -- testing the spoken phrase (practice: the server alerts nobody) -----------------------------
+
+function phraseState(text) {
+  const $state = $(".js-test-phrase-state");
+  $state.textContent = text;
+  $state.hidden = !text;
+  if (text) announce(text);
+}
+
+async function startPhraseTest() {
+  if (!state.socket || state.step !== "call") return;
+  state.phraseTest = "asking";
+  phraseState("Getting ready…");
+  // Right after joining, the server may not be hearing this call's sound yet: ask a few times.
+  for (let attempt = 0; attempt < 6 && state.phraseTest === "asking"; attempt += 1) {
+    const ack = await state.socket.timeout(5000).emitWithAck(EV.PRACTICE_PHRASE, { on: true }).catch(() => null);
+    if (state.phraseTest !== "asking") return;
+    if (ack && ack.ok && ack.listening) {
+      state.phraseTest = "listening";
+      $(".js-test-phrase").textContent = "Stop the test";
+      phraseState("Say your phrase now… If it is heard you will see “This meeting has ended”, as in the practice. To come back, tap that heading three times (or press Shift three times) and choose Rejoin.");
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  if (state.phraseTest !== "asking") return;
+  state.phraseTest = null;
+  phraseState("Your phrase isn't active for this call. Your facilitator can tell you more.");
+}
+
+/** The server heard the phrase in practice: show the decoy exactly as the practice step does. */
+function phraseHeard() {
+  if (state.phraseTest !== "listening" || decoyShown()) return;
+  state.phraseTest = "heard";
+  for (const $v of document.querySelectorAll("video")) $v.muted = true; // a decoy is silent
+  showDecoy();
+}
+
+/** Turn practice off; back from the practice decoy, say how it went. */
+function endPhraseTest(heard) {
+  state.phraseTest = null;
+  if (state.socket) state.socket.emit(EV.PRACTICE_PHRASE, { on: false });
+  $(".js-test-phrase").textContent = "Test my phrase";
+  if (!heard) {
+    phraseState("Test stopped.");
+    return;
+  }
+  hideDecoy();
+  $("#rejoin-code").value = "";
+  for (const $v of document.querySelectorAll(".js-tiles video")) $v.muted = !$v.dataset.stream; // own camera stays muted
+  $(".js-settings").open = true;
+  go("call");
+  phraseState("Well done: your phrase was heard. Nobody was told.");
+  $(".js-test-phrase").focus();
+}
+
 // -- start ---------------------------------------------------------------------------------------
 
 async function start() {
@@ -508,7 +588,8 @@ async function start() {
   } else {
     const saved = recall();
     if (saved && saved.token) {
-      Object.assign(state, { token: saved.token, sessionKind: saved.kind, camera: saved.camera, pinRequired: saved.pinRequired, mode: "live" });
+      Object.assign(state, { token: saved.token, sessionKind: saved.kind, camera: saved.camera, pinRequired: saved.pinRequired, spoken: Boolean(saved.spoken), mode: "live" });
+      $(".js-settings").hidden = !state.spoken;
       $(".js-back-pin").hidden = !state.pinRequired;
       go("waiting");
       await connect();

@@ -2,11 +2,12 @@
 import { api } from "./api.js";
 import { EV } from "./events.js";
 import { MediaLink, startLocal } from "./media.js";
+import { phraseFields } from "./phrase.js";
 import { announce, el } from "./status.js";
 import { AlertBoard, consoleSocket, renderTimeline, showSignedIn, signedIn, fmtTime } from "./staff.js";
 
 const $ = (sel) => document.querySelector(sel);
-const state = { socket: null, session: null, link: null, stats: new Map(), remote: new Map(), statsTimer: null };
+const state = { socket: null, session: null, link: null, stats: new Map(), remote: new Map(), statsTimer: null, newPhrase: null };
 window.havenConsole = state; // for the browser tests only
 
 async function loadSessions() {
@@ -105,7 +106,7 @@ function newTile(p) {
     "figure",
     { class: "tile", "data-participant": p.id },
     el("div", { class: "tile__media", "data-media-for": p.id }),
-    el("figcaption", { class: "tile__name" }, el("span", { class: "js-tile-name" }), el("small", { class: "tile__stats js-stats", text: "Media: no figures yet." })),
+    el("figcaption", { class: "tile__name" }, el("span", { class: "js-tile-name" }), el("small", { class: "tile__stats js-stats", text: "Media: no figures yet." }), el("small", { class: "tile__stats js-practice", hidden: true })),
   );
   if (p.client) {
     $tile.append(
@@ -177,37 +178,67 @@ function keepFocus(render, fallback) {
   else document.querySelector(fallback)?.focus();
 }
 
+// Invites are keyed by id and kept across refreshes: an open editor, unsaved text and a running
+// calibration survive a waiting-room or participant update.
 function renderInvites(s) {
   const $list = $(".js-invites");
-  $list.replaceChildren();
+  const keep = new Map([...$list.querySelectorAll("[data-invite]")].map(($li) => [$li.dataset.invite, $li]));
+  $list.querySelector(".js-no-invites")?.remove();
   for (const inv of s.invites) {
-    const planId = `plan-${inv.id}`;
-    const wordId = `word-${inv.id}`;
-    const $plan = el("textarea", { id: planId, value: inv.safety_plan, maxLength: 4000 });
-    const $word = el("input", { id: wordId, value: inv.safe_word, maxLength: 60, autocomplete: "off" });
-    const flags = [inv.has_pin ? "PIN set" : "no PIN", inv.has_duress_pin ? "duress PIN set" : null, inv.used ? "used" : "not used yet", inv.revoked ? "revoked" : null].filter(Boolean).join(" · ");
-    $list.append(
-      el(
-        "li",
-        { "data-invite": inv.id },
-        el("strong", { text: inv.label || "Invite" }),
-        el("span", { class: "quiet", text: ` · ${flags}` }),
-        el(
-          "details",
-          {},
-          el("summary", { text: `Safety arrangements for ${inv.label || "this invite"}` }),
-          el(
-            "form",
-            { class: "stack", onsubmit: async (e) => { e.preventDefault(); await api("PATCH", `/api/sessions/${s.id}/invites/${inv.id}`, { safety_plan: $plan.value, safe_word: $word.value }); announce("Safety arrangements saved."); } },
-            el("div", { class: "field" }, el("label", { for: planId, text: "Safety plan" }), $plan),
-            el("div", { class: "field" }, el("label", { for: wordId, text: "Typed safe word" }), $word),
-            el("button", { class: "button button--small", type: "submit", text: "Save" }),
-          ),
-        ),
-      ),
-    );
+    const $li = keep.get(inv.id) || $list.appendChild(inviteItem(s, inv));
+    keep.delete(inv.id);
+    const flags = [inv.has_pin ? "PIN set" : "no PIN", inv.has_duress_pin ? "duress PIN set" : null, inv.spoken_opt_in && inv.spoken_phrase ? "spoken phrase on" : null, inv.used ? "used" : "not used yet", inv.revoked ? "revoked" : null].filter(Boolean).join(" · ");
+    $li.querySelector(".js-invite-flags").textContent = ` · ${flags}`;
   }
-  if (!s.invites.length) $list.append(el("li", { class: "quiet", text: "No invites yet." }));
+  for (const $li of keep.values()) $li.remove();
+  if (!s.invites.length) $list.append(el("li", { class: "quiet js-no-invites", text: "No invites yet." }));
+}
+
+function inviteItem(s, inv) {
+  const planId = `plan-${inv.id}`;
+  const wordId = `word-${inv.id}`;
+  const $plan = el("textarea", { id: planId, value: inv.safety_plan, maxLength: 4000 });
+  const $word = el("input", { id: wordId, value: inv.safe_word, maxLength: 60, autocomplete: "off" });
+  const spoken = phraseFields(`spoken-${inv.id}`, { phrase: inv.spoken_phrase || "", optIn: Boolean(inv.spoken_opt_in) });
+  const save = async (e) => {
+    e.preventDefault();
+    try {
+      await api("PATCH", `/api/sessions/${s.id}/invites/${inv.id}`, { safety_plan: $plan.value, safe_word: $word.value, spoken_phrase: spoken.phrase(), spoken_opt_in: spoken.optIn() });
+      announce("Safety arrangements saved.");
+      await openSession(s.id);
+    } catch (err) {
+      announce(err.message);
+    }
+  };
+  const $details = el(
+    "details",
+    {},
+    el("summary", { text: `Safety arrangements for ${inv.label || "this invite"}` }),
+    el(
+      "form",
+      { class: "stack", onsubmit: save },
+      el("div", { class: "field" }, el("label", { for: planId, text: "Safety plan" }), $plan),
+      el("div", { class: "field" }, el("label", { for: wordId, text: "Typed safe word" }), $word),
+      spoken.$root,
+      el("button", { class: "button button--small", type: "submit", text: "Save" }),
+    ),
+  );
+  // The first time it is opened, show whether the stored phrase is calibrated.
+  $details.addEventListener("toggle", () => $details.open && spoken.status(), { once: true });
+  return el("li", { "data-invite": inv.id }, el("strong", { text: inv.label || "Invite" }), el("span", { class: "quiet js-invite-flags" }), $details);
+}
+
+/** A client's spoken phrase was heard in practice: a quiet line on their tile. */
+function practiceHeard(data) {
+  const p = state.session && state.session.participants.find((x) => x.id === data.participant_id);
+  const $tile = document.querySelector(`.js-call-tiles [data-participant="${CSS.escape(String(data.participant_id))}"]`);
+  const text = `Practice: phrase heard (score ${data.score})`;
+  if ($tile) {
+    const $line = $tile.querySelector(".js-practice");
+    $line.textContent = text;
+    $line.hidden = false;
+  }
+  announce(`${p ? p.display_name : "A client"}: practice, phrase heard (score ${data.score}).`);
 }
 
 async function act(p, action) {
@@ -227,6 +258,8 @@ async function loadTimeline() {
 }
 
 function wire() {
+  state.newPhrase = phraseFields("invite-spoken");
+  $(".js-new-invite-phrase").replaceWith(state.newPhrase.$root);
   $(".js-new-session").addEventListener("submit", async (e) => {
     e.preventDefault();
     const body = { kind: $("#session-kind").value, title: $("#session-title").value.trim() };
@@ -248,6 +281,8 @@ function wire() {
     const duress = $("#invite-duress").value.trim();
     if (pin) body.pin = pin;
     if (duress) body.duress_pin = duress;
+    if (state.newPhrase.phrase()) body.spoken_phrase = state.newPhrase.phrase();
+    body.spoken_opt_in = state.newPhrase.optIn();
     const $error = $(".js-invite-error");
     try {
       const inv = await api("POST", `/api/sessions/${state.session.id}/invites`, body);
@@ -256,6 +291,7 @@ function wire() {
       $(".js-qr").src = inv.qr_svg;
       $(".js-invite-result").hidden = false;
       $(".js-new-invite").reset();
+      state.newPhrase.reset();
       $(".js-new-invite-box").open = false;
       announce("Invite created. Copy the link or show the QR code; it is shown only once.");
       await openSession(state.session.id);
@@ -346,6 +382,7 @@ function wireSocket() {
   });
   socket.on(EV.PARTICIPANT_STATE, refresh);
   socket.on(EV.PARTICIPANT_ADMITTED, refresh);
+  socket.on(EV.PRACTICE_HEARD, practiceHeard);
   socket.on(EV.ALERT_UPDATE, () => loadTimeline());
   socket.on(EV.ALERT, () => loadTimeline());
   socket.on(EV.CHAT, (m) => {

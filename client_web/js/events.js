@@ -9,6 +9,9 @@ export const EV = Object.freeze({
   SESSION_ENDED: "session_ended",
   PAUSED: "paused",
   PEER_STATE: "peer_state",
+  PRACTICE_PHRASE: "practice_phrase",
+  // both namespaces: the spoken phrase was heard in practice
+  PRACTICE_HEARD: "practice_heard",
   // both namespaces (the relay)
   OFFER: "offer",
   ICE: "ice",

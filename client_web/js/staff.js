@@ -58,7 +58,7 @@ export function showSignedIn(me) {
 }
 
 export function consoleSocket() {
-  return window.io(NS.CONSOLE, { transports: ["websocket"] });
+  return window.io(NS.CONSOLE, { transports: ["websocket", "polling"], tryAllTransports: true });
 }
 
 export function fmtTime(ts) {
