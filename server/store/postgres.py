@@ -33,7 +33,7 @@ from server.models import (
     Session,
     User,
 )
-from server.store.alert_json import alert_state_from_json, alert_state_to_json
+from server.store.alert_json import alert_state_to_json
 from server.store.base import (
     ApiKey,
     AuditKey,
@@ -47,6 +47,17 @@ from server.store.base import (
 from server.store.chain import EventRecord, checkpoint_mac
 from server.store.events import NewEvent
 from server.store.migrations import LATEST, MIGRATIONS
+from server.store.rows import (
+    alert_from,
+    api_key_from,
+    event_from,
+    invite_from,
+    outbox_from,
+    participant_from,
+    service_from,
+    session_from,
+    user_from,
+)
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +314,7 @@ class PostgresStore(Store):
                 session_id,
                 limit,
             )
-        return [_event(r) for r in rows]
+        return [event_from(r) for r in rows]
 
     async def checkpoints(self) -> list[Checkpoint]:
         """Return every checkpoint, oldest first."""
@@ -327,12 +338,12 @@ class PostgresStore(Store):
     async def service(self, service_id: str) -> Service | None:
         """Return the service with this id."""
         row = await self._fetchrow("SELECT * FROM services WHERE id = $1", service_id)
-        return _service(row) if row else None
+        return service_from(row) if row else None
 
     async def service_by_slug(self, slug: str) -> Service | None:
         """Return the service with this slug."""
         row = await self._fetchrow("SELECT * FROM services WHERE slug = $1", slug)
-        return _service(row) if row else None
+        return service_from(row) if row else None
 
     async def update_service_settings(self, service_id: str, settings: dict[str, Any]) -> None:
         """Replace a service's settings."""
@@ -357,19 +368,19 @@ class PostgresStore(Store):
     async def user(self, user_id: str) -> User | None:
         """Return the account with this id."""
         row = await self._fetchrow("SELECT * FROM users WHERE id = $1", user_id)
-        return _user(row) if row else None
+        return user_from(row) if row else None
 
     async def user_by_email(self, email: str) -> User | None:
         """Return the account with this email."""
         row = await self._fetchrow("SELECT * FROM users WHERE email = $1", email.strip().lower())
-        return _user(row) if row else None
+        return user_from(row) if row else None
 
     async def users(self, service_id: str) -> list[User]:
         """Return every account of a service."""
         rows = await self._fetch(
             "SELECT * FROM users WHERE service_id = $1 ORDER BY created_at", service_id
         )
-        return [_user(r) for r in rows]
+        return [user_from(r) for r in rows]
 
     async def set_password(
         self, user_id: str, password_hash: str, events: Sequence[NewEvent]
@@ -484,14 +495,14 @@ class PostgresStore(Store):
     async def session(self, session_id: str) -> Session | None:
         """Return the session with this id."""
         row = await self._fetchrow("SELECT * FROM sessions WHERE id = $1", session_id)
-        return _session(row) if row else None
+        return session_from(row) if row else None
 
     async def sessions(self, service_id: str) -> list[Session]:
         """Return a service's sessions, newest first."""
         rows = await self._fetch(
             "SELECT * FROM sessions WHERE service_id = $1 ORDER BY created_at DESC", service_id
         )
-        return [_session(r) for r in rows]
+        return [session_from(r) for r in rows]
 
     async def set_session_locked(
         self, session_id: str, locked: bool, events: Sequence[NewEvent]
@@ -564,19 +575,19 @@ class PostgresStore(Store):
     async def invite(self, invite_id: str) -> Invite | None:
         """Return the invite with this id."""
         row = await self._fetchrow("SELECT * FROM invites WHERE id = $1", invite_id)
-        return _invite(row) if row else None
+        return invite_from(row) if row else None
 
     async def invite_by_token(self, token_hash: str) -> Invite | None:
         """Return the invite whose token hashes to ``token_hash``."""
         row = await self._fetchrow("SELECT * FROM invites WHERE token_hash = $1", token_hash)
-        return _invite(row) if row else None
+        return invite_from(row) if row else None
 
     async def invites(self, session_id: str) -> list[Invite]:
         """Return a session's invites, oldest first."""
         rows = await self._fetch(
             "SELECT * FROM invites WHERE session_id = $1 ORDER BY created_at", session_id
         )
-        return [_invite(r) for r in rows]
+        return [invite_from(r) for r in rows]
 
     async def update_invite(self, invite: Invite, events: Sequence[NewEvent]) -> None:
         """Save an invite's safety arrangements, PINs and PIN-failure state."""
@@ -633,24 +644,24 @@ class PostgresStore(Store):
     async def participant(self, participant_id: str) -> Participant | None:
         """Return the participant with this id."""
         row = await self._fetchrow("SELECT * FROM participants WHERE id = $1", participant_id)
-        return _participant(row) if row else None
+        return participant_from(row) if row else None
 
     async def participant_by_token(self, token_hash: str) -> Participant | None:
         """Return the participant whose capability token hashes to ``token_hash``."""
         row = await self._fetchrow("SELECT * FROM participants WHERE token_hash = $1", token_hash)
-        return _participant(row) if row else None
+        return participant_from(row) if row else None
 
     async def participant_by_invite(self, invite_id: str) -> Participant | None:
         """Return the participant who redeemed this invite, if any."""
         row = await self._fetchrow("SELECT * FROM participants WHERE invite_id = $1", invite_id)
-        return _participant(row) if row else None
+        return participant_from(row) if row else None
 
     async def participants(self, session_id: str) -> list[Participant]:
         """Return a session's participants in arrival order."""
         rows = await self._fetch(
             "SELECT * FROM participants WHERE session_id = $1 ORDER BY created_at", session_id
         )
-        return [_participant(r) for r in rows]
+        return [participant_from(r) for r in rows]
 
     async def set_participant_status(
         self,
@@ -795,7 +806,7 @@ class PostgresStore(Store):
     async def alert(self, alert_id: str) -> Alert | None:
         """Return the alert with this id."""
         row = await self._fetchrow("SELECT * FROM alerts WHERE id = $1", alert_id)
-        return _alert(row) if row else None
+        return alert_from(row) if row else None
 
     async def open_alerts(
         self, *, service_id: str | None = None, session_id: str | None = None
@@ -808,14 +819,14 @@ class PostgresStore(Store):
             service_id,
             session_id,
         )
-        return [_alert(r) for r in rows]
+        return [alert_from(r) for r in rows]
 
     async def alerts(self, session_id: str) -> list[Alert]:
         """Return every alert of a session, oldest first."""
         rows = await self._fetch(
             "SELECT * FROM alerts WHERE session_id = $1 ORDER BY raised_at", session_id
         )
-        return [_alert(r) for r in rows]
+        return [alert_from(r) for r in rows]
 
     # -- webhooks -------------------------------------------------------------------------------
 
@@ -839,7 +850,7 @@ class PostgresStore(Store):
             now,
             limit,
         )
-        return [_outbox(r) for r in rows]
+        return [outbox_from(r) for r in rows]
 
     async def outbox_depth(self) -> int:
         """Return how many webhooks wait to be delivered (for the metrics endpoint)."""
@@ -893,7 +904,7 @@ class PostgresStore(Store):
             "SELECT * FROM webhook_outbox WHERE service_id = $1 ORDER BY created_at DESC LIMIT 200",
             service_id,
         )
-        return [_outbox(r) for r in rows]
+        return [outbox_from(r) for r in rows]
 
     async def claim_webhook(self, item_id: str, now: float, lease_until: float) -> bool:
         """Take a due outbox item for one sender until ``lease_until``; False if another has it."""
@@ -946,14 +957,14 @@ class PostgresStore(Store):
     async def api_key_by_hash(self, key_hash: str) -> ApiKey | None:
         """Return the API key (revoked or not) whose secret hashes to ``key_hash``."""
         row = await self._fetchrow("SELECT * FROM api_keys WHERE key_hash = $1", key_hash)
-        return _api_key(row) if row else None
+        return api_key_from(row) if row else None
 
     async def api_keys(self, service_id: str) -> list[ApiKey]:
         """Return a service's API keys, revoked ones included, oldest first."""
         rows = await self._fetch(
             "SELECT * FROM api_keys WHERE service_id = $1 ORDER BY created_at", service_id
         )
-        return [_api_key(r) for r in rows]
+        return [api_key_from(r) for r in rows]
 
     async def revoke_api_key(
         self, service_id: str, key_id: str, now: float, events: Sequence[NewEvent] = ()
@@ -1039,117 +1050,3 @@ async def migrate(conn: Conn, *, target: int = LATEST) -> int:
 
 
 # -- rows to records ----------------------------------------------------------------------------
-
-
-def _service(row: Any) -> Service:
-    return Service(row["id"], row["slug"], row["name"], json.loads(row["settings"]))
-
-
-def _user(row: Any) -> User:
-    return User(
-        row["id"],
-        row["service_id"],
-        row["email"],
-        row["role"],
-        row["password_hash"],
-        bool(row["on_duty"]),
-    )
-
-
-def _session(row: Any) -> Session:
-    return Session(
-        row["id"],
-        row["service_id"],
-        row["kind"],
-        row["title"],
-        row["facilitator_id"],
-        row["co_facilitator_id"],
-        bool(row["locked"]),
-        row["created_at"],
-        row["ended_at"],
-    )
-
-
-def _invite(row: Any) -> Invite:
-    return Invite(
-        id=row["id"],
-        session_id=row["session_id"],
-        label=row["label"],
-        expires_at=row["expires_at"],
-        pin_hash=row["pin_hash"],
-        duress_pin_hash=row["duress_pin_hash"],
-        pin_failures=row["pin_failures"],
-        locked_until=row["locked_until"],
-        revoked_at=row["revoked_at"],
-        used_at=row["used_at"],
-        safety_plan=row["safety_plan"],
-        safe_word=row["safe_word"],
-        spoken_phrase=row["spoken_phrase"],
-        spoken_opt_in=bool(row["spoken_opt_in"]),
-    )
-
-
-def _participant(row: Any) -> Participant:
-    return Participant(
-        row["id"],
-        row["session_id"],
-        row["invite_id"],
-        row["display_name"],
-        bool(row["camera_off"]),
-        row["status"],
-        row["paused_reason"],
-        row["paused_at"],
-        row["alert_id"],
-    )
-
-
-def _alert(row: Any) -> Alert:
-    return Alert(
-        service_id=row["service_id"],
-        session_id=row["session_id"],
-        signal_id=row["signal_id"],
-        source=row["source"],
-        state=alert_state_from_json(json.loads(row["state"])),
-    )
-
-
-def _event(row: Any) -> EventRecord:
-    return EventRecord(
-        seq=row["seq"],
-        ts=row["ts"],
-        service_id=row["service_id"],
-        session_id=row["session_id"],
-        actor=row["actor"],
-        type=row["type"],
-        payload=json.loads(row["payload"]),
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-    )
-
-
-def _outbox(row: Any) -> OutboxItem:
-    return OutboxItem(
-        id=row["id"],
-        service_id=row["service_id"],
-        event_type=row["event_type"],
-        data=json.loads(row["body"]),
-        attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"],
-        created_at=row["created_at"],
-        delivered_at=row["delivered_at"],
-        given_up_at=row["given_up_at"],
-        last_error=row["last_error"],
-    )
-
-
-def _api_key(row: Any) -> ApiKey:
-    return ApiKey(
-        id=row["id"],
-        service_id=row["service_id"],
-        name=row["name"],
-        prefix=row["prefix"],
-        scopes=tuple(row["scopes"].split()),
-        created_at=row["created_at"],
-        created_by=row["created_by"],
-        revoked_at=row["revoked_at"],
-    )

@@ -27,7 +27,7 @@ from server.models import (
     Session,
     User,
 )
-from server.store.alert_json import alert_state_from_json, alert_state_to_json
+from server.store.alert_json import alert_state_to_json
 from server.store.base import (
     ApiKey,
     AuditKey,
@@ -40,6 +40,17 @@ from server.store.base import (
 )
 from server.store.chain import GENESIS_HASH, EventRecord, checkpoint_mac
 from server.store.events import NewEvent
+from server.store.rows import (
+    alert_from,
+    api_key_from,
+    event_from,
+    invite_from,
+    outbox_from,
+    participant_from,
+    service_from,
+    session_from,
+    user_from,
+)
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +200,7 @@ class SqliteStore(Store):
             sql += " AND session_id = ?"
             params.append(session_id)
         rows = self._conn.execute(sql + " ORDER BY seq LIMIT ?", (*params, limit)).fetchall()
-        return [_event(r) for r in rows]
+        return [event_from(r) for r in rows]
 
     async def head_seq(self) -> int:
         """Return the sequence number of the newest event, 0 while the log is empty."""
@@ -214,12 +225,12 @@ class SqliteStore(Store):
     async def service(self, service_id: str) -> Service | None:
         """Return the service with this id."""
         row = self._conn.execute("SELECT * FROM services WHERE id = ?", (service_id,)).fetchone()
-        return _service(row) if row else None
+        return service_from(row) if row else None
 
     async def service_by_slug(self, slug: str) -> Service | None:
         """Return the service with this slug."""
         row = self._conn.execute("SELECT * FROM services WHERE slug = ?", (slug,)).fetchone()
-        return _service(row) if row else None
+        return service_from(row) if row else None
 
     async def update_service_settings(self, service_id: str, settings: dict[str, Any]) -> None:
         """Replace a service's settings."""
@@ -244,21 +255,21 @@ class SqliteStore(Store):
     async def user(self, user_id: str) -> User | None:
         """Return the account with this id."""
         row = self._conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
-        return _user(row) if row else None
+        return user_from(row) if row else None
 
     async def user_by_email(self, email: str) -> User | None:
         """Return the account with this email."""
         row = self._conn.execute(
             "SELECT * FROM users WHERE email = ?", (email.strip().lower(),)
         ).fetchone()
-        return _user(row) if row else None
+        return user_from(row) if row else None
 
     async def users(self, service_id: str) -> list[User]:
         """Return every account of a service."""
         rows = self._conn.execute(
             "SELECT * FROM users WHERE service_id = ? ORDER BY created_at", (service_id,)
         ).fetchall()
-        return [_user(r) for r in rows]
+        return [user_from(r) for r in rows]
 
     async def set_password(
         self, user_id: str, password_hash: str, events: Sequence[NewEvent]
@@ -370,14 +381,14 @@ class SqliteStore(Store):
     async def session(self, session_id: str) -> Session | None:
         """Return the session with this id."""
         row = self._conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        return _session(row) if row else None
+        return session_from(row) if row else None
 
     async def sessions(self, service_id: str) -> list[Session]:
         """Return a service's sessions, newest first."""
         rows = self._conn.execute(
             "SELECT * FROM sessions WHERE service_id = ? ORDER BY created_at DESC", (service_id,)
         ).fetchall()
-        return [_session(r) for r in rows]
+        return [session_from(r) for r in rows]
 
     async def set_session_locked(
         self, session_id: str, locked: bool, events: Sequence[NewEvent]
@@ -446,21 +457,21 @@ class SqliteStore(Store):
     async def invite(self, invite_id: str) -> Invite | None:
         """Return the invite with this id."""
         row = self._conn.execute("SELECT * FROM invites WHERE id = ?", (invite_id,)).fetchone()
-        return _invite(row) if row else None
+        return invite_from(row) if row else None
 
     async def invite_by_token(self, token_hash: str) -> Invite | None:
         """Return the invite whose token hashes to ``token_hash``."""
         row = self._conn.execute(
             "SELECT * FROM invites WHERE token_hash = ?", (token_hash,)
         ).fetchone()
-        return _invite(row) if row else None
+        return invite_from(row) if row else None
 
     async def invites(self, session_id: str) -> list[Invite]:
         """Return a session's invites, oldest first."""
         rows = self._conn.execute(
             "SELECT * FROM invites WHERE session_id = ? ORDER BY created_at", (session_id,)
         ).fetchall()
-        return [_invite(r) for r in rows]
+        return [invite_from(r) for r in rows]
 
     async def update_invite(self, invite: Invite, events: Sequence[NewEvent]) -> None:
         """Save an invite's safety arrangements, PINs and PIN-failure state."""
@@ -518,28 +529,28 @@ class SqliteStore(Store):
         row = self._conn.execute(
             "SELECT * FROM participants WHERE id = ?", (participant_id,)
         ).fetchone()
-        return _participant(row) if row else None
+        return participant_from(row) if row else None
 
     async def participant_by_token(self, token_hash: str) -> Participant | None:
         """Return the participant whose capability token hashes to ``token_hash``."""
         row = self._conn.execute(
             "SELECT * FROM participants WHERE token_hash = ?", (token_hash,)
         ).fetchone()
-        return _participant(row) if row else None
+        return participant_from(row) if row else None
 
     async def participant_by_invite(self, invite_id: str) -> Participant | None:
         """Return the participant who redeemed this invite, if any."""
         row = self._conn.execute(
             "SELECT * FROM participants WHERE invite_id = ?", (invite_id,)
         ).fetchone()
-        return _participant(row) if row else None
+        return participant_from(row) if row else None
 
     async def participants(self, session_id: str) -> list[Participant]:
         """Return a session's participants in arrival order."""
         rows = self._conn.execute(
             "SELECT * FROM participants WHERE session_id = ? ORDER BY created_at", (session_id,)
         ).fetchall()
-        return [_participant(r) for r in rows]
+        return [participant_from(r) for r in rows]
 
     async def set_participant_status(
         self,
@@ -675,7 +686,7 @@ class SqliteStore(Store):
     async def alert(self, alert_id: str) -> Alert | None:
         """Return the alert with this id."""
         row = self._conn.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
-        return _alert(row) if row else None
+        return alert_from(row) if row else None
 
     async def open_alerts(
         self, *, service_id: str | None = None, session_id: str | None = None
@@ -690,14 +701,14 @@ class SqliteStore(Store):
             sql += " AND session_id = ?"
             params.append(session_id)
         rows = self._conn.execute(sql + " ORDER BY raised_at", params).fetchall()
-        return [_alert(r) for r in rows]
+        return [alert_from(r) for r in rows]
 
     async def alerts(self, session_id: str) -> list[Alert]:
         """Return every alert of a session, oldest first."""
         rows = self._conn.execute(
             "SELECT * FROM alerts WHERE session_id = ? ORDER BY raised_at", (session_id,)
         ).fetchall()
-        return [_alert(r) for r in rows]
+        return [alert_from(r) for r in rows]
 
     # -- webhooks -------------------------------------------------------------------------------
 
@@ -715,7 +726,7 @@ class SqliteStore(Store):
             " AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
             (now, limit),
         ).fetchall()
-        return [_outbox(r) for r in rows]
+        return [outbox_from(r) for r in rows]
 
     async def webhook_attempted(
         self,
@@ -765,7 +776,7 @@ class SqliteStore(Store):
             "SELECT * FROM webhook_outbox WHERE service_id = ? ORDER BY created_at DESC LIMIT 200",
             (service_id,),
         ).fetchall()
-        return [_outbox(r) for r in rows]
+        return [outbox_from(r) for r in rows]
 
     async def claim_webhook(self, item_id: str, now: float, lease_until: float) -> bool:
         """Take a due outbox item for one sender until ``lease_until``; False if another has it."""
@@ -821,14 +832,14 @@ class SqliteStore(Store):
         row = self._conn.execute(
             "SELECT * FROM api_keys WHERE key_hash = ?", (key_hash,)
         ).fetchone()
-        return _api_key(row) if row else None
+        return api_key_from(row) if row else None
 
     async def api_keys(self, service_id: str) -> list[ApiKey]:
         """Return a service's API keys, revoked ones included, oldest first."""
         rows = self._conn.execute(
             "SELECT * FROM api_keys WHERE service_id = ? ORDER BY created_at", (service_id,)
         ).fetchall()
-        return [_api_key(r) for r in rows]
+        return [api_key_from(r) for r in rows]
 
     async def revoke_api_key(
         self, service_id: str, key_id: str, now: float, events: Sequence[NewEvent] = ()
@@ -867,117 +878,3 @@ class SqliteStore(Store):
             db.execute("DELETE FROM logins WHERE last_seen < ?", (ended_before,))
             db.execute("DELETE FROM signin_links WHERE expires_at < ?", (ended_before,))
             return len(ids)
-
-
-def _service(row: sqlite3.Row) -> Service:
-    return Service(row["id"], row["slug"], row["name"], json.loads(row["settings"]))
-
-
-def _user(row: sqlite3.Row) -> User:
-    return User(
-        row["id"],
-        row["service_id"],
-        row["email"],
-        row["role"],
-        row["password_hash"],
-        bool(row["on_duty"]),
-    )
-
-
-def _session(row: sqlite3.Row) -> Session:
-    return Session(
-        row["id"],
-        row["service_id"],
-        row["kind"],
-        row["title"],
-        row["facilitator_id"],
-        row["co_facilitator_id"],
-        bool(row["locked"]),
-        row["created_at"],
-        row["ended_at"],
-    )
-
-
-def _invite(row: sqlite3.Row) -> Invite:
-    return Invite(
-        id=row["id"],
-        session_id=row["session_id"],
-        label=row["label"],
-        expires_at=row["expires_at"],
-        pin_hash=row["pin_hash"],
-        duress_pin_hash=row["duress_pin_hash"],
-        pin_failures=row["pin_failures"],
-        locked_until=row["locked_until"],
-        revoked_at=row["revoked_at"],
-        used_at=row["used_at"],
-        safety_plan=row["safety_plan"],
-        safe_word=row["safe_word"],
-        spoken_phrase=row["spoken_phrase"],
-        spoken_opt_in=bool(row["spoken_opt_in"]),
-    )
-
-
-def _participant(row: sqlite3.Row) -> Participant:
-    return Participant(
-        row["id"],
-        row["session_id"],
-        row["invite_id"],
-        row["display_name"],
-        bool(row["camera_off"]),
-        row["status"],
-        row["paused_reason"],
-        row["paused_at"],
-        row["alert_id"],
-    )
-
-
-def _alert(row: sqlite3.Row) -> Alert:
-    return Alert(
-        service_id=row["service_id"],
-        session_id=row["session_id"],
-        signal_id=row["signal_id"],
-        source=row["source"],
-        state=alert_state_from_json(json.loads(row["state"])),
-    )
-
-
-def _event(row: sqlite3.Row) -> EventRecord:
-    return EventRecord(
-        seq=row["seq"],
-        ts=row["ts"],
-        service_id=row["service_id"],
-        session_id=row["session_id"],
-        actor=row["actor"],
-        type=row["type"],
-        payload=json.loads(row["payload"]),
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-    )
-
-
-def _outbox(row: sqlite3.Row) -> OutboxItem:
-    return OutboxItem(
-        id=row["id"],
-        service_id=row["service_id"],
-        event_type=row["event_type"],
-        data=json.loads(row["body"]),
-        attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"],
-        created_at=row["created_at"],
-        delivered_at=row["delivered_at"],
-        given_up_at=row["given_up_at"],
-        last_error=row["last_error"],
-    )
-
-
-def _api_key(row: sqlite3.Row) -> ApiKey:
-    return ApiKey(
-        id=row["id"],
-        service_id=row["service_id"],
-        name=row["name"],
-        prefix=row["prefix"],
-        scopes=tuple(row["scopes"].split()),
-        created_at=row["created_at"],
-        created_by=row["created_by"],
-        revoked_at=row["revoked_at"],
-    )
