@@ -47,7 +47,7 @@ async function openSession(id) {
   }
 }
 
-const REASON = { panic: "paused for safety", step_away: "stepped away", facilitator_pause: "paused by a facilitator" };
+const REASON = { panic: "paused for safety", step_away: "stepped away", facilitator: "paused by a facilitator" };
 
 function renderParticipants(s) {
   keepFocus(() => {

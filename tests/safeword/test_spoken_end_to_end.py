@@ -7,6 +7,7 @@ import time
 import wave
 from pathlib import Path
 
+import socketio
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from server.models import PhraseCalibration
@@ -41,6 +42,11 @@ async def _speaking_client(
         "POST", f"/api/sessions/{session_id}/participants/{joined['participant_id']}/admit"
     )
     sio = await haven.client_socket(joined["token"])
+    return joined, sio, await _play(sio, wav)
+
+
+async def _play(sio: socketio.AsyncClient, wav: Path) -> RTCPeerConnection:
+    """Connect an aiortc peer through the server that plays ``wav`` as its microphone."""
     pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
     pc.addTransceiver(WavAudioTrack(wav, tail_seconds=1.5), direction="sendonly")
     await pc.setLocalDescription(await pc.createOffer())
@@ -49,7 +55,7 @@ async def _speaking_client(
     )
     assert answer["ok"], answer
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
-    return joined, sio, pc
+    return pc
 
 
 async def _calibrated(haven: Haven) -> None:
@@ -172,13 +178,7 @@ async def test_practice_mode_hears_the_phrase_and_alerts_nobody(
         "ok": True,
         "listening": True,
     }
-    pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
-    pc.addTransceiver(WavAudioTrack(wav, tail_seconds=1.5), direction="sendonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    answer = await sio.call(
-        "offer", {"sdp": pc.localDescription.sdp}, namespace="/client", timeout=10
-    )
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+    pc = await _play(sio, wav)
     try:
         await client_inbox.next("practice_heard", timeout=30)
         heard = await staff_inbox.next("practice_heard")
