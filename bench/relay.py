@@ -1,5 +1,8 @@
 """Relay capacity: concurrent 1:1 VGA VP8+Opus sessions, CPU per session and pause-gate latency.
 
+Also the cost of the transcoding fallback: relay CPU with one H.264-only consumer added to a
+1:1 session, against the same session without it (an A/B in one run).
+
 The relay (ours, or aiortc's stock transcoding ``MediaRelay`` as the baseline) runs in this
 process behind a tiny HTTP endpoint on 127.0.0.1; the load (aiortc peers sending pre-encoded
 frames, counting frames by VP8 picture ID instead of decoding, one probe decoding) runs in a
@@ -27,6 +30,7 @@ from aiortc import (
     RTCBundlePolicy,
     RTCConfiguration,
     RTCPeerConnection,
+    RTCRtpReceiver,
     RTCSessionDescription,
 )
 from aiortc.contrib.media import MediaRelay
@@ -125,14 +129,16 @@ async def _serve(offer: Offer, window: Window) -> tuple[web.AppRunner, int]:
 
 
 async def _step(
-    mode: str, sessions: int, seconds: float, gate_cycles: int = 0
+    mode: str, sessions: int, seconds: float, gate_cycles: int = 0, h264_viewers: int = 0
 ) -> tuple[dict[str, Any], float, list[tuple[float, float]]]:
     """Run one load level against a fresh relay; return load figures, relay CPU %, gate samples."""
     window = Window()
     relay: Relay | None = None
     baseline: Baseline | None = None
     if mode == "sfu":
-        relay = Relay(RelaySettings(max_peers=400, max_per_session=2, connect_timeout=30))
+        relay = Relay(
+            RelaySettings(max_peers=400, max_per_session=2 + h264_viewers, connect_timeout=30)
+        )
         offer: Offer = relay.offer
     else:
         baseline = Baseline()
@@ -147,6 +153,7 @@ async def _step(
         str(port),
         str(sessions),
         str(seconds),
+        str(h264_viewers),
         stdout=asyncio.subprocess.PIPE,
     )
     gate: list[tuple[float, float]] = []
@@ -396,10 +403,43 @@ class LoadPeer:
                 self.probe_frames += 1
 
 
-async def _load(port: int, sessions: int, seconds: float) -> dict[str, Any]:
+class H264Viewer:
+    """A receive-only browser that cannot take VP8: it gets session s0's first source transcoded."""
+
+    def __init__(self, pid: str) -> None:
+        self.pid = pid
+        self.pc = RTCPeerConnection(_config())
+        self.pc.addTransceiver("audio", direction="recvonly")
+        video = self.pc.addTransceiver("video", direction="recvonly")
+        caps = RTCRtpReceiver.getCapabilities("video").codecs
+        video.setCodecPreferences([c for c in caps if c.mimeType == "video/H264"])
+        self.frames: dict[int, float] = {}
+
+    async def negotiate(self, http: aiohttp.ClientSession, url: str) -> None:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        body = {"session": "s0", "pid": self.pid, "sdp": self.pc.localDescription.sdp}
+        async with http.post(url, json=body) as response:
+            answer = await response.json()
+        if "sdp" not in answer:
+            raise RuntimeError(answer.get("error", "offer failed"))
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        receiver = self.pc.getTransceivers()[1].receiver
+
+        async def handle(packet: Any, arrival_time_ms: int) -> None:
+            # Count pictures by timestamp; decoding here would only load this process.
+            self.frames.setdefault(packet.timestamp, time.perf_counter())
+
+        receiver._handle_rtp_packet = handle
+
+    def fps(self, t0: float, t1: float) -> float:
+        return sum(1 for at in self.frames.values() if t0 <= at <= t1) / (t1 - t0)
+
+
+async def _load(port: int, sessions: int, seconds: float, h264_viewers: int) -> dict[str, Any]:
     video, audio = _pre_encode()
     url = f"http://127.0.0.1:{port}"
     peers: list[LoadPeer] = []
+    viewers = [H264Viewer(f"s0-h264-{k}") for k in range(h264_viewers)]
     async with aiohttp.ClientSession() as http:
         for i in range(sessions):
             a = LoadPeer(f"s{i}", f"s{i}-a", video, audio, probe=i == 0)
@@ -409,6 +449,8 @@ async def _load(port: int, sessions: int, seconds: float) -> dict[str, Any]:
             await b.negotiate(http, url + "/offer", probe=False)
             await a.negotiate(http, url + "/offer", probe=False)
             peers += [a, b]
+        for viewer in viewers:
+            await viewer.negotiate(http, url + "/offer")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*(p.connected.wait() for p in peers)), 30)
         stop = asyncio.Event()
@@ -453,7 +495,10 @@ async def _load(port: int, sessions: int, seconds: float) -> dict[str, Any]:
         await p.pc.close()
         for task in p.tasks:
             task.cancel()
+    for viewer in viewers:
+        await viewer.pc.close()
     return {
+        "h264_fps": min((v.fps(t0, t1) for v in viewers), default=0.0),
         "sessions": sessions,
         "connected": sum(1 for p in peers if p.received),
         "delivered": delivered / expected if expected else 0.0,
@@ -542,6 +587,7 @@ async def _run(quick: bool) -> int:
     _, _, gate = await _step(
         "sfu", gate_sessions, 8.0 if quick else 15.0, gate_cycles=10 if quick else 25
     )
+    transcode_rows, transcode_cost, transcode_fps = await _transcode_ab(seconds)
     print_table(
         "Concurrent 1:1 sessions, 640x480@30 VP8 (~1 Mbit/s) + Opus, both directions",
         [
@@ -577,6 +623,11 @@ async def _run(quick: bool) -> int:
             ],
         ],
     )
+    print_table(
+        "Transcoding fallback: one H.264-only consumer added to one 1:1 VGA session (A/B)",
+        ["relay", "relay CPU %", "frames %", "H.264 frames/s at the consumer"],
+        transcode_rows,
+    )
     per_session = round(cpu[best] / best, 2) if best else None
     load_after = os.getloadavg()[0]
     print(
@@ -598,6 +649,8 @@ async def _run(quick: bool) -> int:
             "gate_p50_ms": round(percentile(black, 50), 2),
             "gate_p99_ms": round(percentile(black, 99), 2),
             "gate_last_real_p99_ms": round(percentile(after, 99), 2),
+            "transcode_cpu_pct_per_leg": transcode_cost,
+            "transcode_fps": transcode_fps,
             "quick": quick,
             "projected_sessions_per_core": projected,
             "baseline_projected_sessions_per_core": base_projected,
@@ -608,10 +661,37 @@ async def _run(quick: bool) -> int:
     return 0
 
 
+async def _transcode_ab(seconds: float) -> tuple[list[list[Any]], float | None, float]:
+    """Measure relay CPU for one 1:1 session with and without one transcoded consumer, twice."""
+    plain: list[float] = []
+    transcoded: list[float] = []
+    rows: list[list[Any]] = []
+    fps = 0.0
+    for _ in range(2):  # interleaved A/B, so drifting load on the box hits both sides alike
+        result, cpu_pct, _ = await _step("sfu", 1, seconds)
+        plain.append(cpu_pct)
+        rows.append(["forwarding only", cpu_pct, 100 * result.get("delivered", 0), "-"])
+        result, cpu_pct, _ = await _step("sfu", 1, seconds, h264_viewers=1)
+        transcoded.append(cpu_pct)
+        fps = max(fps, result.get("h264_fps", 0.0))
+        rows.append(
+            [
+                "+ 1 transcoded consumer",
+                cpu_pct,
+                100 * result.get("delivered", 0),
+                result.get("h264_fps", 0.0),
+            ]
+        )
+    cost = min(transcoded) - min(plain) if plain and transcoded else None
+    rows.append(["cost of one transcoded leg", cost, "", ""])
+    return rows, round(cost, 1) if cost is not None else None, round(fps, 1)
+
+
 def main(argv: list[str]) -> int:
     """Run the relay benchmark (``--quick`` for a short run); ``--load`` is the load process."""
     if argv[:1] == ["--load"]:
-        result = asyncio.run(_load(int(argv[1]), int(argv[2]), float(argv[3])))
+        viewers = int(argv[4]) if len(argv) > 4 else 0
+        result = asyncio.run(_load(int(argv[1]), int(argv[2]), float(argv[3]), viewers))
         print(json.dumps(result), flush=True)
         return 0
     return asyncio.run(_run("--quick" in argv))

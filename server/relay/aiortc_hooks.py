@@ -2,9 +2,10 @@
 
 The relay forwards encoded RTP: it reads parsed packets out of an ``RTCRtpReceiver`` before the
 jitter buffer and decoder, and writes rewritten packets through an ``RTCRtpSender``'s transport
-while keeping the sender's NACK history and RTCP sender-report counters right.  None of that is
-public API, so ``check_aiortc`` asserts the exact names exist and ``tests/relay/test_hooks.py``
-fails loudly if an upgrade moves them.
+while keeping the sender's NACK history and RTCP sender-report counters right.  The transcoding
+fallback reuses aiortc's jitter buffer, depayloader, VP8 decoder and H.264 encoder outside a
+receiver/sender.  None of that is public API, so ``check_aiortc`` asserts the exact names exist
+and ``tests/relay/test_hooks.py`` fails loudly if an upgrade moves them.
 """
 
 from __future__ import annotations
@@ -17,8 +18,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiortc
-from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
-from aiortc.codecs import is_rtx
+from aiortc import (
+    MediaStreamTrack,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+)
+from aiortc.codecs import depayload, get_decoder, get_encoder, is_rtx
+from aiortc.codecs.base import Decoder, Encoder
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import NackGenerator, StreamStatistics
 from aiortc.rtp import (
     RTCP_PSFB_APP,
@@ -70,6 +80,8 @@ _RECEIVER_FIELDS = (
     "_enabled",
 )
 _TRANSCEIVER_FIELDS = ("_codecs",)
+_VIDEO_MIME = {"vp8": "video/VP8", "h264": "video/H264"}
+"""The video codecs the transcoding fallback decodes from or encodes to, by the relay's name."""
 
 
 class HookError(RuntimeError):
@@ -82,6 +94,9 @@ def check_aiortc() -> None:
         raise HookError(f"The relay needs aiortc {AIORTC_VERSION}, found {aiortc.__version__}.")
     _require(RTCRtpSender, _SENDER_METHODS)
     _require(RTCRtpReceiver, _RECEIVER_METHODS)
+    _require(JitterBuffer, ("add", "remove"))
+    for name in _VIDEO_MIME:
+        _require(video_encoder(name), ("encode", "target_bitrate"))
 
 
 def check_transceiver(transceiver: RTCRtpTransceiver) -> None:
@@ -89,6 +104,8 @@ def check_transceiver(transceiver: RTCRtpTransceiver) -> None:
     _require(transceiver, _TRANSCEIVER_FIELDS)
     _require(transceiver.sender, _SENDER_FIELDS)
     _require(transceiver.receiver, _RECEIVER_FIELDS)
+    _require(transceiver.receiver.transport.transport, ("_connection",))
+    _require(transceiver.receiver.transport.transport._connection, ("request_received",))
 
 
 def _require(obj: object, names: tuple[str, ...]) -> None:
@@ -268,3 +285,78 @@ class SourceReceiver:
             expected += stream.packets_expected
             lost += max(0, stream.packets_expected - stream.packets_received)
         return expected, lost
+
+
+def _video_codec(name: str) -> RTCRtpCodecParameters:
+    """Return aiortc codec parameters for a video codec the relay knows by name."""
+    return RTCRtpCodecParameters(mimeType=_VIDEO_MIME[name], clockRate=90000, payloadType=0)
+
+
+EncodedFrame = JitterFrame
+"""One whole encoded frame (``data``, ``timestamp``) as aiortc's decoders take it."""
+
+
+def set_encoder_bitrate(encoder: Encoder, bitrate: int) -> None:
+    """Set the bitrate an aiortc video encoder aims at (it reconfigures on a >10 % change)."""
+    encoder.target_bitrate = bitrate  # type: ignore[attr-defined]
+
+
+def video_decoder(name: str) -> Decoder:
+    """Create aiortc's decoder for ``name`` ("vp8" or "h264"); it decodes whole frames."""
+    return get_decoder(_video_codec(name))
+
+
+def video_encoder(name: str) -> Encoder:
+    """Create aiortc's encoder for ``name``; ``encode(frame, force)`` returns RTP payloads."""
+    return get_encoder(_video_codec(name))
+
+
+class FrameAssembler:
+    """Reassembles a source's RTP packets into whole encoded frames with aiortc's jitter buffer."""
+
+    __slots__ = ("_buffer", "_codec")
+
+    def __init__(self, name: str) -> None:
+        """Start empty, for the video codec ``name``."""
+        self._codec = _video_codec(name)
+        self._buffer = JitterBuffer(capacity=128, is_video=True)
+
+    def reset(self) -> None:
+        """Forget every buffered packet (the next frame must be a keyframe)."""
+        self._buffer = JitterBuffer(capacity=128, is_video=True)
+
+    def add(self, packet: RtpPacket) -> tuple[bool, EncodedFrame | None]:
+        """Add a packet; return (packets were lost, the frame it completed if any)."""
+        try:
+            # aiortc's jitter buffer reads the depayloaded bytes from this attribute.
+            packet._data = depayload(self._codec, packet.payload) if packet.payload else b""  # type: ignore[attr-defined]
+        except ValueError:
+            return True, None
+        return self._buffer.add(packet)
+
+
+def filter_ice_checks(pc: RTCPeerConnection, is_allowed: Callable[[str], bool]) -> None:
+    """Ignore ICE checks from hosts ``is_allowed`` rejects, on every ICE transport of ``pc``."""
+    for transceiver in pc.getTransceivers():
+        filter_connection_checks(transceiver.receiver.transport.transport._connection, is_allowed)
+
+
+def filter_connection_checks(connection: Any, is_allowed: Callable[[str], bool]) -> None:
+    """Make an aioice Connection drop STUN requests from rejected hosts (idempotent).
+
+    The offer's candidates are filtered already; this stops aioice from answering a check that
+    arrives from such an address and learning it as a peer-reflexive candidate (RFC 8445 7.3.1.3),
+    which the relay could otherwise nominate and send media to.
+    """
+    if getattr(connection, "_haven_filtered", False):
+        return
+    original = connection.request_received
+
+    def request_received(message: Any, addr: tuple[str, int], protocol: Any) -> None:
+        if not is_allowed(addr[0]):
+            logger.debug("ignoring an ICE check from a non-public address")
+            return
+        original(message, addr, protocol)
+
+    connection.request_received = request_received
+    connection._haven_filtered = True

@@ -12,8 +12,17 @@ from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.rtp import RtpPacket
 
 from .aiortc_hooks import ForwardingSender, SourceReceiver
-from .media import OPUS_SILENCE, BlankMedia, is_vp8_keyframe, vp8_payloads
+from .media import (
+    OPUS_SILENCE,
+    BlankMedia,
+    BlankPayloads,
+    encode_blank_h264,
+    is_h264_keyframe,
+    is_vp8_keyframe,
+    vp8_payloads,
+)
 from .sequencing import OutStream
+from .transcoding import Transcoder
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +34,12 @@ REMB_INTERVAL = 1.0
 AUDIO_CAP_BPS = 256_000
 BLANK_VIDEO_INTERVAL = 0.1
 BLANK_KEYFRAME_INTERVAL = 1.0
+SOURCE_CODECS = {"audio": "opus", "video": "vp8"}
+"""What every source sends; a slot taking another codec is fed by a Transcoder."""
+KEYFRAME_TESTS: dict[str, Callable[[bytes], bool]] = {
+    "vp8": is_vp8_keyframe,
+    "h264": is_h264_keyframe,
+}
 
 
 @dataclass
@@ -48,6 +63,8 @@ class Context:
     spawn: Callable[[Awaitable[None]], None]
     blanking: set[Slot] = field(default_factory=set)
     wake_blanker: Callable[[], None] = lambda: None
+    transcoders: set[Transcoder] = field(default_factory=set)
+    blank_h264: BlankPayloads | None = None
 
 
 class Source:
@@ -62,6 +79,7 @@ class Source:
         self.kind = kind
         self.receiver = receiver
         self.slots: list[Slot] = []
+        self.transcoders: dict[str, Transcoder] = {}
         self.hook = SourceReceiver(receiver, kind, self._on_packet)
         self._last_keyframe_request = -1.0
         self._keyframe_pending = False
@@ -84,6 +102,8 @@ class Source:
             self.owner.packets_dropped += 1
             for slot in self.slots:
                 slot.need_keyframe = self.kind == "video"
+            for transcoder in self.transcoders.values():
+                transcoder.skip_to_keyframe()
             return
         if self.kind == "audio":
             self._hear(packet)
@@ -94,6 +114,53 @@ class Source:
             return
         for slot in self.slots:
             await slot.forward(packet, now)
+        for transcoder in self.transcoders.values():
+            transcoder.feed(packet)
+
+    def consumers(self) -> list[Slot]:
+        """Return every slot this source feeds, forwarded or transcoded."""
+        slots = list(self.slots)
+        for transcoder in self.transcoders.values():
+            slots.extend(transcoder.slots)
+        return slots
+
+    def subscribe(self, slot: Slot) -> Transcoder | None:
+        """Feed ``slot`` from now on; return the transcoder if its codec is not the source's."""
+        if slot.codec == SOURCE_CODECS[self.kind]:
+            self.slots.append(slot)
+            return None
+        transcoder = self.transcoders.get(slot.codec)
+        if transcoder is None:
+            if self.ctx.blank_h264 is None:
+                self.ctx.blank_h264 = encode_blank_h264()
+            transcoder = self.transcoders[slot.codec] = Transcoder(self, slot.codec)
+            self.ctx.transcoders.add(transcoder)
+            logger.info(
+                "transcoding started for a source: VP8 -> %s (%d sources decoded on this relay)",
+                slot.codec.upper(),
+                len(self.ctx.transcoders),
+            )
+        transcoder.slots.append(slot)
+        logger.info("transcoded leg started: VP8 -> %s", slot.codec.upper())
+        logger.debug(
+            "transcoded leg %s -> %s", self.owner.participant_id, slot.consumer.participant_id
+        )
+        return transcoder
+
+    def unsubscribe(self, slot: Slot) -> None:
+        """Stop feeding ``slot``; the last consumer of a transcoder tears it down."""
+        if slot in self.slots:
+            self.slots.remove(slot)
+            return
+        transcoder = slot.transcoder
+        if transcoder is None or slot not in transcoder.slots:
+            return
+        transcoder.slots.remove(slot)
+        if not transcoder.slots:
+            transcoder.close()
+            self.transcoders.pop(transcoder.codec, None)
+            self.ctx.transcoders.discard(transcoder)
+            logger.info("transcoding stopped for a source (%d left)", len(self.ctx.transcoders))
 
     def _hear(self, packet: RtpPacket) -> None:
         """Hand the Opus payload to this participant's audio listener, if any."""
@@ -133,13 +200,22 @@ class Slot:
     """One recvonly m-line of a consumer, fed by a source's packets or by blank media."""
 
     def __init__(
-        self, ctx: Context, consumer: Endpoint, kind: str, mid: str, sender: RTCRtpSender
+        self,
+        ctx: Context,
+        consumer: Endpoint,
+        kind: str,
+        mid: str,
+        sender: RTCRtpSender,
+        codec: str | None = None,
     ) -> None:
-        """Wrap the consumer-side sender of this m-line."""
+        """Wrap the consumer-side sender of this m-line, which takes ``codec`` (or the source's)."""
         self.ctx = ctx
         self.consumer = consumer
         self.kind = kind
         self.mid = mid
+        self.codec = codec or SOURCE_CODECS[kind]
+        self.transcoder: Transcoder | None = None
+        self._is_keyframe = KEYFRAME_TESTS.get(self.codec, is_vp8_keyframe)
         self.sender = ForwardingSender(sender, mid, self._on_keyframe_request, self._on_remb)
         self.out = OutStream(CLOCK_RATES[kind])
         self.source: Source | None = None
@@ -154,18 +230,24 @@ class Slot:
         self.last_real_sent = 0.0
         self.first_blank_sent = 0.0
 
+    def set_codec(self, codec: str) -> None:
+        """Switch an unassigned slot to another codec (a renegotiated receive m-line)."""
+        self.codec = codec
+        self._is_keyframe = KEYFRAME_TESTS.get(codec, is_vp8_keyframe)
+
     def assign(self, source: Source | None, payload_type: int) -> None:
         """Feed this slot from ``source`` (None frees it)."""
         if self.source is source:
             self.payload_type = payload_type
             return
         if self.source is not None:
-            self.source.slots.remove(self)
+            self.source.unsubscribe(self)
+            self.transcoder = None
         self.source = source
         self.payload_type = payload_type
         self.remb = None
         if source is not None:
-            source.slots.append(self)
+            self.transcoder = source.subscribe(self)
         self.need_keyframe = True
         self.out.reanchor()  # a new source continues this slot's numbering
         self.refresh()
@@ -195,7 +277,9 @@ class Slot:
         if mode == "forward":
             self.out.reanchor()
             self.need_keyframe = True
-            if self.source is not None:
+            if self.transcoder is not None:
+                self.transcoder.resume_for(self)
+            elif self.source is not None:
                 self.source.request_keyframe()
 
     async def forward(self, packet: RtpPacket, now: float) -> None:
@@ -203,8 +287,10 @@ class Slot:
         if self.mode != "forward" or not self.sender.ready():
             return
         if self.need_keyframe and self.kind == "video":
-            if not is_vp8_keyframe(packet.payload):
-                if self.source is not None:
+            if not self._is_keyframe(packet.payload):
+                if self.transcoder is not None:
+                    self.transcoder.force_keyframe()
+                elif self.source is not None:
                     self.source.request_keyframe()
                 return
             self.need_keyframe = False
@@ -237,10 +323,10 @@ class Slot:
             self._blank_key_due = False
             self._next_blank_key = now + BLANK_KEYFRAME_INTERVAL
             self._next_blank = now + BLANK_VIDEO_INTERVAL
-            payloads = self._vp8(self.ctx.blank.keyframe)
+            payloads = self._blank_video(key=True)
         elif now >= self._next_blank:
             self._next_blank = now + BLANK_VIDEO_INTERVAL
-            payloads = self._vp8(self.ctx.blank.delta)
+            payloads = self._blank_video(key=False)
         else:
             return
         seq, ts = self.out.own(now)
@@ -260,6 +346,13 @@ class Slot:
         if not self.first_blank_sent:
             self.first_blank_sent = time.perf_counter()
 
+    def _blank_video(self, *, key: bool) -> list[bytes]:
+        """Return the next black picture's payloads in this slot's codec."""
+        h264 = self.ctx.blank_h264
+        if self.codec == "h264" and h264 is not None:
+            return list(h264.keyframe if key else h264.repeat)
+        return self._vp8(self.ctx.blank.keyframe if key else self.ctx.blank.delta)
+
     def _vp8(self, frame: bytes) -> list[bytes]:
         """Packetise a blank VP8 frame with the next picture ID."""
         self._picture_id = (self._picture_id + 1) & 0x7FFF
@@ -269,7 +362,10 @@ class Slot:
         """Pass the consumer's PLI/FIR upstream, or answer it with a blank keyframe."""
         if self.mode == "blank":
             self._blank_key_due = True
-        elif self.source is not None:
+            return
+        if self.transcoder is not None:
+            self.transcoder.force_keyframe()
+        if self.source is not None:
             self.source.request_keyframe()
 
     def _on_remb(self, bitrate: int) -> None:

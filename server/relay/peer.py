@@ -71,12 +71,16 @@ class Peer:
         return before != after
 
     def _ensure_slot(self, section: Section, transceiver: RTCRtpTransceiver) -> None:
-        """Create the consumer slot for a recvonly m-line the first time it is offered."""
-        if section.mid in self.slots:
+        """Create the consumer slot for a recvonly m-line, or follow a change of its codec."""
+        slot = self.slots.get(section.mid)
+        if slot is not None:
+            if slot.codec != section.codec:
+                slot.assign(None, 0)  # assign_slots feeds it again, through the right path
+                slot.set_codec(section.codec)
             return
         transceiver.sender.replaceTrack(ParkedTrack(section.kind))
         self.slots[section.mid] = Slot(
-            self.ctx, self.endpoint, section.kind, section.mid, transceiver.sender
+            self.ctx, self.endpoint, section.kind, section.mid, transceiver.sender, section.codec
         )
 
     def _drop_slot(self, mid: str) -> None:
@@ -88,7 +92,7 @@ class Peer:
     def _drop_source(self, kind: str) -> None:
         """Stop forwarding a track this participant no longer sends."""
         source = self.sources.pop(kind)
-        for slot in list(source.slots):
+        for slot in source.consumers():
             slot.assign(None, 0)
 
     def assign_slots(self, wanted: list[Source]) -> None:
@@ -121,6 +125,10 @@ class Peer:
             owner = slot.source.owner.participant_id
             set_msid(transceiver.sender, owner, f"{owner}-{slot.kind}")
 
+    def transcoded_legs(self) -> int:
+        """Return how many of the tracks this participant receives are transcoded for it."""
+        return sum(1 for slot in self.slots.values() if slot.transcoder is not None)
+
     def detach(self) -> None:
         """Unhook every slot and source so nothing forwards to or from this peer."""
         for mid in list(self.slots):
@@ -136,5 +144,5 @@ class Peer:
         for slot in self.slots.values():
             slot.refresh()
         for source in self.sources.values():
-            for slot in source.slots:
+            for slot in source.consumers():
                 slot.refresh()

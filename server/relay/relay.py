@@ -10,12 +10,12 @@ from collections.abc import Awaitable, Callable
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCSessionDescription
 
-from .aiortc_hooks import check_aiortc
+from .aiortc_hooks import check_aiortc, filter_ice_checks
 from .errors import RelayError
 from .forwarding import Context, Source
 from .media import encode_blank_video
 from .peer import Peer
-from .sdp_filter import Section, filter_offer
+from .sdp_filter import Section, filter_offer, is_public_address
 from .settings import RelaySettings
 
 logger = logging.getLogger(__name__)
@@ -127,6 +127,8 @@ class Relay:
             raise RelayError("The offer could not be used by the relay.") from exc
         if self._peers.get(peer.participant_id) is not peer:
             raise RelayError("The participant was removed while the offer was handled.")
+        if not self._settings.allow_private_candidates:
+            filter_ice_checks(peer.pc, is_public_address)
         sources_changed = peer.apply_sections(sections)
         peer.assign_slots(self._wanted_sources(peer))
         peer.refresh()
@@ -309,8 +311,12 @@ class Relay:
         """Return the number of peer connections and the ids of sessions with anyone connected."""
         return len(self._peers), tuple(s for s, members in self._sessions.items() if members)
 
+    def decoders(self) -> int:
+        """Return how many sources are being decoded for transcoded legs (0 when all forward)."""
+        return len(self._ctx.transcoders)
+
     def stats(self, session_id: str) -> dict[str, dict[str, float]]:
-        """Return per-participant bitrate in/out (bps), loss (0-1) and RTT (ms, -1 if unknown)."""
+        """Return per-participant bitrate in/out (bps), loss (0-1), RTT (ms) and transcoded legs."""
         result: dict[str, dict[str, float]] = {}
         now = time.monotonic()
         for pid in self._sessions.get(session_id, []):
@@ -340,4 +346,5 @@ def _peer_stats(peer: Peer, now: float) -> dict[str, float]:
         "rtt_ms": 1000 * sum(rtts) / len(rtts) if rtts else -1.0,
         "paused": 1.0 if ep.participant_id in peer.ctx.paused else 0.0,
         "connected": 1.0 if peer.connected else 0.0,
+        "transcoded_legs": float(peer.transcoded_legs()),
     }

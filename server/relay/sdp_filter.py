@@ -1,4 +1,8 @@
-"""Validate an untrusted SDP offer and cut it down to VP8 + Opus, with no I/O."""
+"""Validate an untrusted SDP offer and cut it down to one codec per m-line, with no I/O.
+
+Sources are always VP8 + Opus.  A receive-only video m-line that cannot take VP8 may take H.264
+instead: the relay then transcodes for that consumer (the documented fallback).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,9 @@ from .errors import RelayError
 logger = logging.getLogger(__name__)
 
 ALLOWED_CODECS = {"audio": "opus", "video": "vp8"}
+"""The codec every source sends and every forwarded leg carries, by kind."""
+RECEIVE_FALLBACKS = {"audio": (), "video": ("h264",)}
+"""Codecs a receive-only m-line may take instead, by preference: such a leg is transcoded."""
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 _PT_ATTRS = ("a=rtpmap:", "a=fmtp:", "a=rtcp-fb:")
 
@@ -22,6 +29,8 @@ class Section:
     mid: str
     kind: str
     direction: str
+    codec: str
+    """The codec kept for this m-line: "opus", "vp8", or a receive fallback such as "h264"."""
 
     @property
     def sends(self) -> bool:
@@ -78,18 +87,21 @@ def _filter_section(lines: list[str], allow_private: bool) -> tuple[list[str], S
     kind = fields[0]
     if kind not in ALLOWED_CODECS:
         raise RelayError("The relay only carries audio and video.")
-    keep_pts = _allowed_payload_types(lines, kind)
-    if not keep_pts:
-        codec = "Opus" if kind == "audio" else "VP8"
-        raise RelayError(f"The offer's {kind} must support {codec}.")
     mid = ""
     direction = "sendrecv"
-    out = [" ".join(["m=" + kind, fields[1], fields[2], *[p for p in fields[3:] if p in keep_pts]])]
     for line in lines[1:]:
         if line.startswith("a=mid:"):
             mid = line[6:].strip()
         elif line[2:] in DIRECTIONS and line.startswith("a="):
             direction = line[2:]
+    offered = _payload_types_by_codec(lines)
+    codec = choose_codec(kind, offered, sends=direction in ("sendrecv", "sendonly"))
+    if codec is None:
+        wanted = "Opus" if kind == "audio" else "VP8 (or H.264 on a receive-only m-line)"
+        raise RelayError(f"The offer's {kind} must support {wanted}.")
+    keep_pts = offered[codec]
+    out = [" ".join(["m=" + kind, fields[1], fields[2], *[p for p in fields[3:] if p in keep_pts]])]
+    for line in lines[1:]:
         if line.startswith(_PT_ATTRS):
             pt = line.split(":", 1)[1].split(" ", 1)[0]
             if pt not in keep_pts and pt != "*":
@@ -98,13 +110,22 @@ def _filter_section(lines: list[str], allow_private: bool) -> tuple[list[str], S
             out.append(line)
     if not mid:
         raise RelayError("Every media section of the offer needs an a=mid line.")
-    return out, Section(mid=mid, kind=kind, direction=direction)
+    return out, Section(mid=mid, kind=kind, direction=direction, codec=codec)
 
 
-def _allowed_payload_types(lines: list[str], kind: str) -> set[str]:
-    """Return the payload types for the allowed codec and its RTX."""
+def choose_codec(kind: str, offered: dict[str, set[str]], *, sends: bool) -> str | None:
+    """Pick the m-line's codec: the forwarded one if offered, else a receive-only fallback."""
+    if offered.get(ALLOWED_CODECS[kind]):
+        return ALLOWED_CODECS[kind]
+    if sends:
+        return None
+    return next((c for c in RECEIVE_FALLBACKS[kind] if offered.get(c)), None)
+
+
+def _payload_types_by_codec(lines: list[str]) -> dict[str, set[str]]:
+    """Map each usable codec name to its payload types plus the RTX types that repair them."""
     names: dict[str, str] = {}
-    apts: dict[str, str] = {}
+    params: dict[str, dict[str, str]] = {}
     for line in lines:
         if line.startswith("a=rtpmap:"):
             pt, _, rest = line[9:].partition(" ")
@@ -113,11 +134,21 @@ def _allowed_payload_types(lines: list[str], kind: str) -> set[str]:
             pt, _, rest = line[7:].partition(" ")
             for param in rest.split(";"):
                 key, _, value = param.strip().partition("=")
-                if key == "apt":
-                    apts[pt] = value
-    main = {pt for pt, name in names.items() if name == ALLOWED_CODECS[kind]}
-    rtx = {pt for pt, name in names.items() if name == "rtx" and apts.get(pt) in main}
-    return main | rtx
+                params.setdefault(pt, {})[key.strip().lower()] = value.strip()
+    by_codec: dict[str, set[str]] = {}
+    for pt, name in names.items():
+        # The relay's H.264 encoder packetizes with FU-A/STAP-A: mode 1 only.
+        if name == "h264" and params.get(pt, {}).get("packetization-mode") != "1":
+            continue
+        if name != "rtx":
+            by_codec.setdefault(name, set()).add(pt)
+    for pt, name in names.items():
+        apt = params.get(pt, {}).get("apt")
+        if name == "rtx" and apt is not None:
+            for pts in by_codec.values():
+                if apt in pts:
+                    pts.add(pt)
+    return by_codec
 
 
 def _keep_line(line: str, allow_private: bool) -> bool:

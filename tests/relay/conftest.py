@@ -18,19 +18,21 @@ from aiortc import (
     RTCBundlePolicy,
     RTCConfiguration,
     RTCPeerConnection,
+    RTCRtpReceiver,
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtcpPsfbPacket, unpack_remb_fci
 
 from server.relay import Relay, RelaySettings
-from server.relay.media import OPUS_SILENCE, black_frame, encode_blank_video
+from server.relay.media import OPUS_SILENCE, black_frame, encode_blank_h264, encode_blank_video
 
 TIMEOUT = float(os.environ.get("HAVEN_TEST_TIMEOUT", "1")) * 10
 """One scaled unit for every wait in these tests, so slow CI can stretch it."""
 
 WIDTH, HEIGHT, FPS = 160, 120, 15
 BLANK = encode_blank_video()
+BLANK_H264 = encode_blank_h264()
 
 
 class ToneTrack(MediaStreamTrack):
@@ -120,8 +122,11 @@ class Seen:
 class Browser:
     """An aiortc peer that negotiates with the relay the way Haven's web client must."""
 
-    def __init__(self, relay: Relay, session_id: str, participant_id: str) -> None:
+    def __init__(
+        self, relay: Relay, session_id: str, participant_id: str, receive: str | None = None
+    ) -> None:
         self.relay = relay
+        self.receive = receive  # e.g. "video/H264": offer only that codec on recvonly video
         self.session_id = session_id
         self.participant_id = participant_id
         self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
@@ -147,7 +152,10 @@ class Browser:
         have = sum(1 for t in self.pc.getTransceivers() if t.direction == "recvonly")
         for _ in range(others - have // 2):
             self.pc.addTransceiver("audio", direction="recvonly")
-            self.pc.addTransceiver("video", direction="recvonly")
+            video = self.pc.addTransceiver("video", direction="recvonly")
+            if self.receive:
+                caps = RTCRtpReceiver.getCapabilities("video").codecs
+                video.setCodecPreferences([c for c in caps if c.mimeType == self.receive])
 
     async def negotiate(self) -> str:
         """Offer to the relay and apply its answer; return the answer SDP."""
@@ -180,7 +188,7 @@ class Browser:
         async def handle(packet: Any, arrival_time_ms: int) -> None:
             seen.ssrc = packet.ssrc
             seen.packets.append((time.monotonic(), not _is_blank(kind, packet.payload)))
-            seen.raw.append((packet.payload_type, packet.sequence_number, packet.payload[:2]))
+            seen.raw.append((packet.payload_type, packet.sequence_number, packet.payload[:32]))
             if packet.payload_type in rtx_pts:  # a retransmission: its original number
                 real = len(packet.payload) > 2 and not _is_blank(kind, packet.payload[2:])
                 seen.seqs.append((int.from_bytes(packet.payload[:2], "big"), real))
@@ -261,7 +269,9 @@ def _is_blank(kind: str, payload: bytes) -> bool:
     """Whether an RTP payload is the relay's blank media."""
     if kind == "audio":
         return payload == OPUS_SILENCE
-    return payload[4:] in (BLANK.keyframe, BLANK.delta)
+    return payload[4:] in (BLANK.keyframe, BLANK.delta) or payload in (
+        BLANK_H264.keyframe + BLANK_H264.repeat
+    )
 
 
 def _is_real_frame(frame: Any) -> bool:
@@ -324,8 +334,10 @@ async def relay(room: Room) -> AsyncIterator[Relay]:
 async def browsers(relay: Relay, room: Room) -> AsyncIterator[Callable[..., Awaitable[Browser]]]:
     """A factory of connected Browsers in session "s1"; all are closed after the test."""
 
-    async def make(pid: str, audio: bool = True, video: bool = True) -> Browser:
-        b = Browser(relay, "s1", pid)
+    async def make(
+        pid: str, audio: bool = True, video: bool = True, receive: str | None = None
+    ) -> Browser:
+        b = Browser(relay, "s1", pid, receive)
         b.add_media(audio=audio, video=video)
         room.browsers[pid] = b
         b.add_receivers(len(room.browsers) - 1)

@@ -7,10 +7,14 @@ import contextlib
 import os
 import threading
 
+import aioice
 import pytest
+from aioice import stun
 from aiortc import RTCPeerConnection, RTCRtpSender
 
 from server.relay import Relay, RelayError, RelaySettings
+from server.relay.aiortc_hooks import filter_connection_checks
+from server.relay.sdp_filter import is_public_address
 
 from .conftest import BrightTrack, Browser, ToneTrack, wait_for
 
@@ -52,7 +56,7 @@ async def test_hundreds_of_m_lines_are_refused(relay):
 
 
 async def test_unsupported_codec_is_refused(relay):
-    """An offer whose video is H.264 only is refused: both legs must be VP8 + Opus."""
+    """An offer that sends H.264-only video is refused: every source must send VP8 + Opus."""
     with pytest.raises(RelayError, match="VP8"):
         await relay.offer("s1", "a", await _offer(codecs="video/H264"))
     assert relay.stats("s1") == {}
@@ -135,7 +139,10 @@ def _sockets() -> int:
 
 
 async def test_close_is_idempotent_and_leaves_nothing_behind():
-    """After end_session and close (twice), no task, thread or socket of the relay remains."""
+    """After end_session and close (twice), no task, thread or socket of the relay remains.
+
+    A third participant receives H.264 only, so a transcoder (task + worker thread) runs too.
+    """
     tasks = len(asyncio.all_tasks())
     threads = _threads()
     sockets = _sockets()
@@ -150,11 +157,20 @@ async def test_close_is_idempotent_and_leaves_nothing_behind():
     await browsers[0].negotiate()
     await wait_for(lambda: all(len(b.receiving()) == 2 for b in browsers))
     await wait_for(lambda: all(s.packets for b in browsers for s in b.receiving()))
+    h264 = Browser(relay, "s1", "c", receive="video/H264")
+    h264.add_media(video=False)
+    h264.add_receivers(2)
+    await h264.negotiate()
+    browsers.append(h264)
+    await wait_for(lambda: len(h264.receiving()) == 4)
+    await wait_for(lambda: all(s.packets for s in h264.receiving()))
+    assert relay.decoders() == 2
     relay.pause("a")
     await relay.end_session("s1")
     await relay.end_session("s1")
     await relay.close()
     await relay.close()
+    assert relay.decoders() == 0
     for b in browsers:
         await b.close()
     await wait_for(lambda: len(asyncio.all_tasks()) <= tasks, timeout=5)
@@ -194,4 +210,48 @@ async def test_a_source_far_above_its_bitrate_is_policed(room):
     finally:
         for peer in room.browsers.values():
             await peer.close()
+        await relay.close()
+
+
+class _StubProtocol:
+    """Stands in for aioice's socket protocol and records what would be sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[object, tuple[str, int]]] = []
+
+    def send_stun(self, message: object, addr: tuple[str, int]) -> None:
+        self.sent.append((message, addr))
+
+
+def test_ice_checks_from_private_addresses_are_ignored():
+    """A check from a loopback/private/link-local host gets no answer and no prflx candidate."""
+    connection = aioice.Connection(ice_controlling=False)
+    filter_connection_checks(connection, is_public_address)
+    filter_connection_checks(connection, is_public_address)  # idempotent: wrapped once
+    protocol = _StubProtocol()
+    check = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
+    for host in ("127.0.0.1", "10.1.2.3", "192.168.0.9", "169.254.1.1", "fe80::1", "::1"):
+        connection.request_received(check, (host, 5000), protocol)
+    assert protocol.sent == []
+    assert connection.remote_candidates == []
+    # A public source reaches aioice, which answers this unauthenticated check with an error.
+    connection.request_received(check, ("8.8.4.4", 5000), protocol)
+    assert [addr for _, addr in protocol.sent] == [("8.8.4.4", 5000)]
+
+
+async def test_client_with_only_private_candidates_never_connects_when_they_are_refused(room):
+    """With allow_private_candidates=False a loopback-only client is not connected, then freed."""
+    relay = Relay(
+        RelaySettings(allow_private_candidates=False, connect_timeout=2),
+        on_peer_state=room.on_peer_state,
+    )
+    b = Browser(relay, "s1", "a")
+    try:
+        b.add_media()
+        await b.negotiate()
+        await wait_for(lambda: ("a", "failed") in room.states, timeout=4)
+        assert ("a", "connected") not in room.states
+        assert relay.stats("s1") == {}
+    finally:
+        await b.close()
         await relay.close()

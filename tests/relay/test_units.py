@@ -9,8 +9,15 @@ import hmac
 import pytest
 
 from server.relay import RelayError, RelaySettings, turn_credentials
-from server.relay.media import OPUS_SILENCE, encode_blank_video, is_vp8_keyframe, vp8_payloads
-from server.relay.sdp_filter import filter_offer, is_public_address
+from server.relay.media import (
+    OPUS_SILENCE,
+    encode_blank_h264,
+    encode_blank_video,
+    is_h264_keyframe,
+    is_vp8_keyframe,
+    vp8_payloads,
+)
+from server.relay.sdp_filter import choose_codec, filter_offer, is_public_address
 from server.relay.sequencing import OutStream
 
 OFFER = "\r\n".join(
@@ -58,10 +65,56 @@ def test_filter_keeps_only_opus_vp8_and_its_rtx():
     assert "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" in offer.sdp
     assert "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n" in offer.sdp
     assert "H264" not in offer.sdp and "PCMU" not in offer.sdp and "apt=102" not in offer.sdp
-    assert [(s.mid, s.kind, s.direction) for s in offer.sections] == [
-        ("0", "audio", "sendonly"),
-        ("1", "video", "recvonly"),
+    assert [(s.mid, s.kind, s.direction, s.codec) for s in offer.sections] == [
+        ("0", "audio", "sendonly", "opus"),
+        ("1", "video", "recvonly", "vp8"),
     ]
+
+
+def _without_vp8(text: str) -> str:
+    """Drop VP8 and its RTX from OFFER, and add an H.264 variant in packetization mode 0."""
+    gone = ("a=rtpmap:96 ", "a=rtcp-fb:96 ", "a=rtpmap:97 ", "a=fmtp:97 ")
+    lines = [ln for ln in text.split("\r\n") if not ln.startswith(gone)]
+    text = "\r\n".join(lines).replace("SAVPF 96 97 102 103", "SAVPF 102 103 104")
+    return text.replace(
+        "a=fmtp:102 profile-level-id=42e01f",
+        "a=fmtp:102 packetization-mode=1;profile-level-id=42e01f\r\n"
+        "a=rtpmap:104 H264/90000\r\na=fmtp:104 profile-level-id=42e01f",
+    )
+
+
+def test_codec_choice_prefers_forwarding_and_falls_back_only_to_receive():
+    """VP8 wins when offered; H.264 is taken only on a receive-only video m-line."""
+    both = {"vp8": {"96"}, "h264": {"102"}}
+    assert choose_codec("video", both, sends=False) == "vp8"
+    assert choose_codec("video", both, sends=True) == "vp8"
+    assert choose_codec("video", {"h264": {"102"}}, sends=False) == "h264"
+    assert choose_codec("video", {"h264": {"102"}}, sends=True) is None
+    assert choose_codec("video", {"av1": {"45"}}, sends=False) is None
+    assert choose_codec("audio", {"pcmu": {"0"}}, sends=False) is None
+    assert choose_codec("audio", {"opus": {"111"}}, sends=True) == "opus"
+
+
+def test_h264_only_receive_line_keeps_mode_1_h264_and_its_rtx():
+    """A recvonly video m-line without VP8 keeps packetization-mode 1 H.264 (+RTX), nothing else."""
+    offer = _filter(_without_vp8(OFFER))
+    assert "m=video 9 UDP/TLS/RTP/SAVPF 102 103\r\n" in offer.sdp
+    assert "a=rtpmap:104" not in offer.sdp and "VP8" not in offer.sdp
+    assert offer.sections[1].codec == "h264"
+    sending = _without_vp8(OFFER).replace("a=recvonly", "a=sendrecv")
+    with pytest.raises(RelayError, match="VP8"):
+        _filter(sending)
+
+
+def test_h264_keyframes_are_recognised_in_every_packetization():
+    """STAP-A with an SPS, an FU-A start of an IDR and a single IDR NAL are keyframes."""
+    blank = encode_blank_h264()
+    assert all(is_h264_keyframe(p) for p in (blank.keyframe[0], blank.repeat[0]))
+    assert is_h264_keyframe(bytes([0x7C, 0x85, 0x00]))  # FU-A, start, type 5
+    assert not is_h264_keyframe(bytes([0x7C, 0x05, 0x00]))  # FU-A, middle fragment
+    assert not is_h264_keyframe(bytes([0x7C, 0x81, 0x00]))  # FU-A, start, non-IDR slice
+    assert is_h264_keyframe(bytes([0x65, 0x88])) and not is_h264_keyframe(bytes([0x41, 0x9A]))
+    assert not is_h264_keyframe(b"") and not is_h264_keyframe(bytes([0x78, 0x00, 0x02, 0x41]))
 
 
 def test_private_candidates_are_dropped_only_when_not_allowed():
