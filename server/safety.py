@@ -21,7 +21,7 @@ from server.auth.tokens import token_hash
 from server.config import Config
 from server.errors import BadRequest, NotFound, Unauthorized
 from server.hub import Hub
-from server.models import Alert, Invite, Participant, Session, User
+from server.models import Alert, Invite, Participant, Service, Session, User
 from server.sessions import PIN, clean_text
 from server.store import NewEvent, SignalWrite, Store, WebhookBody
 from signals import (
@@ -307,8 +307,7 @@ class Safety:
         extra: dict[str, Any],
         actor: str | None,
     ) -> Receipt:
-        if await self._store.signal_seen(subject.id, signal.id):
-            return Receipt(signal.id, duplicate=True)
+        # A duplicate is found by the commit itself (the signal id is unique per subject).
         participant = await self._fresh_participant(subject)
         state = _participant_state(subject.id, participant)
         new_state, effects = step_participant(state, signal, now)
@@ -418,7 +417,7 @@ class Safety:
         if self._config.test_fault == "kill_after_commit":
             os.kill(os.getpid(), 9)  # the test suite's crash between commit and acknowledgement
         log.info("Signal %s recorded (%s via %s)", signal.kind, signal.source, channel)
-        await self._carry_out(subject, effects, alerts, escalations, new_state)
+        await self._carry_out(subject, participant, effects, alerts, escalations, new_state)
         return Receipt(signal.id, duplicate=False)
 
     async def _fresh_participant(self, subject: Subject) -> Participant | None:
@@ -429,6 +428,7 @@ class Safety:
     async def _carry_out(
         self,
         subject: Subject,
+        participant: Participant | None,
         effects: tuple[object, ...],
         alerts: list[Alert],
         escalations: list[tuple[Alert, Escalate]],
@@ -439,7 +439,7 @@ class Safety:
             if isinstance(effect, OpenGate):
                 self.gate.resume(subject.id)
         for alert in alerts:  # the alert first: it is what a person must see soonest
-            await self._publish(alert)
+            await self._publish(alert, subject, participant)
             self._arm(alert)
         paused = state.paused is not None
         status = {"participant_id": subject.id, "paused": paused, "reason": state.paused}
@@ -460,9 +460,11 @@ class Safety:
         await self._to_audience(alert, "alert", await self.alert_message(alert))
         await self._to_audience(alert, "alert_escalated", note)
 
-    async def _to_audience(self, alert: Alert, event: str, data: dict[str, Any]) -> None:
+    async def _to_audience(
+        self, alert: Alert, event: str, data: dict[str, Any], session: Session | None = None
+    ) -> None:
         """Send to the session's facilitators (watching it or not) and the leads on duty, once."""
-        session = await self._store.session(alert.session_id)
+        session = session or await self._store.session(alert.session_id)
         facilitators = session.facilitator_ids if session else ()
         await self._hub.to_alert_audience(
             alert.session_id, facilitators, alert.service_id, event, data
@@ -480,27 +482,15 @@ class Safety:
         )
         service = await self._store.service(alert.service_id)
         session = await self._store.session(alert.session_id)
-        s = alert.state
-        return {
-            "alert_id": alert.id,
-            "session_id": alert.session_id,
-            "session_title": session.title if session else "",
-            "participant_id": s.participant,
-            "display_name": participant.display_name if participant else "(before joining)",
-            "kind": s.kind,
-            "source": alert.source,
-            "raised_at": s.raised_at,
-            "progress": s.progress,
-            "escalated": s.escalated,
-            "acknowledged_by": list(s.acknowledged_by),
-            "safety_plan": invite.safety_plan if invite else "",
-            "escalation_protocol": (
-                service.settings.get("escalation_protocol", "") if service else ""
-            ),
-        }
+        return _alert_view(alert, session, participant, invite, service)
 
-    async def _publish(self, alert: Alert) -> None:
-        await self._to_audience(alert, "alert", await self.alert_message(alert))
+    async def _publish(
+        self, alert: Alert, subject: Subject, participant: Participant | None
+    ) -> None:
+        """Send a new alert, built from what the signal path already holds (one read)."""
+        service = await self._store.service(alert.service_id)
+        message = _alert_view(alert, subject.session, participant, subject.invite, service)
+        await self._to_audience(alert, "alert", message, subject.session)
 
     async def visible_alerts(self, user: User) -> list[Alert]:
         """Return the open alerts a console should show: its sessions', or all for a lead."""
@@ -694,6 +684,32 @@ class Safety:
             },
             now,
         )
+
+
+def _alert_view(
+    alert: Alert,
+    session: Session | None,
+    participant: Participant | None,
+    invite: Invite | None,
+    service: Service | None,
+) -> dict[str, Any]:
+    """What a console shows for an alert, from the rows it names."""
+    s = alert.state
+    return {
+        "alert_id": alert.id,
+        "session_id": alert.session_id,
+        "session_title": session.title if session else "",
+        "participant_id": s.participant,
+        "display_name": participant.display_name if participant else "(before joining)",
+        "kind": s.kind,
+        "source": alert.source,
+        "raised_at": s.raised_at,
+        "progress": s.progress,
+        "escalated": s.escalated,
+        "acknowledged_by": list(s.acknowledged_by),
+        "safety_plan": invite.safety_plan if invite else "",
+        "escalation_protocol": service.settings.get("escalation_protocol", "") if service else "",
+    }
 
 
 def _participant_state(subject_id: str, participant: Participant | None) -> ParticipantState:

@@ -26,23 +26,23 @@ class WakingHub:
 
     async def to_participant(self, participant_id: str, event: str, data: dict[str, Any]) -> None:
         """Send to every connection of one client."""
-        self._wake()
         await self._inner.to_participant(participant_id, event, data)
+        self._wake()
 
     async def to_session_staff(self, session_id: str, event: str, data: dict[str, Any]) -> None:
         """Send to the consoles of a session's facilitators."""
-        self._wake()
         await self._inner.to_session_staff(session_id, event, data)
+        self._wake()
 
     async def to_session_clients(self, session_id: str, event: str, data: dict[str, Any]) -> None:
         """Send to every admitted client of a session."""
-        self._wake()
         await self._inner.to_session_clients(session_id, event, data)
+        self._wake()
 
     async def to_service_leads(self, service_id: str, event: str, data: dict[str, Any]) -> None:
         """Send to every safeguarding lead console of a service."""
-        self._wake()
         await self._inner.to_service_leads(service_id, event, data)
+        self._wake()
 
     async def to_alert_audience(
         self,
@@ -53,5 +53,5 @@ class WakingHub:
         data: dict[str, Any],
     ) -> None:
         """Send once to the facilitators' and the leads' consoles."""
-        self._wake()
         await self._inner.to_alert_audience(session_id, facilitator_ids, service_id, event, data)
+        self._wake()

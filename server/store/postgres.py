@@ -532,8 +532,7 @@ class PostgresStore(Store):
             )
             if not changed:
                 return False
-            for body in webhooks:
-                await self._enqueue_webhook(tx, body)
+            await self._enqueue_webhooks(tx, webhooks)
             await tx.conn.execute(
                 "UPDATE participants SET status = 'left' WHERE session_id = $1"
                 " AND status IN ('waiting', 'admitted')",
@@ -719,8 +718,7 @@ class PostgresStore(Store):
                 )
             for alert in write.alerts:
                 await self._save_alert(tx, alert)
-            for body in write.webhooks:
-                await self._enqueue_webhook(tx, body)
+            await self._enqueue_webhooks(tx, write.webhooks)
             await self._append(tx, write.events)
             return True
 
@@ -781,8 +779,7 @@ class PostgresStore(Store):
         """Save an alert's new state with the events that explain it."""
         async with self._tx() as tx:
             await self._save_alert(tx, alert)
-            for body in webhooks:
-                await self._enqueue_webhook(tx, body)
+            await self._enqueue_webhooks(tx, webhooks)
             await self._append(tx, events)
 
     async def _save_alert(self, tx: _Tx, alert: Alert) -> None:
@@ -830,16 +827,17 @@ class PostgresStore(Store):
 
     # -- webhooks -------------------------------------------------------------------------------
 
-    async def _enqueue_webhook(self, tx: _Tx, body: WebhookBody) -> None:
-        await tx.conn.execute(
+    async def _enqueue_webhooks(self, tx: _Tx, bodies: Sequence[WebhookBody]) -> None:
+        """Queue webhooks, in the caller's transaction, for services that have an endpoint."""
+        if not bodies:
+            return
+        await tx.conn.executemany(
             "INSERT INTO webhook_outbox (id, service_id, event_type, body, next_attempt_at,"
-            " created_at) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (id) DO NOTHING",
-            body.id,
-            body.service_id,
-            body.event_type,
-            json.dumps(body.data),
-            body.at,
-            body.at,
+            " created_at) SELECT $1::text, $2::text, $3::text, $4::text, $5::float8, $5::float8"
+            " WHERE EXISTS (SELECT 1 FROM services WHERE id = $2::text"
+            " AND COALESCE(settings::jsonb ->> 'webhook_url', '') <> '')"
+            " ON CONFLICT (id) DO NOTHING",
+            [(b.id, b.service_id, b.event_type, json.dumps(b.data), b.at) for b in bodies],
         )
 
     async def due_webhooks(self, now: float, limit: int = 50) -> list[OutboxItem]:

@@ -1,20 +1,21 @@
 """The embedded store: one SQLite database in WAL mode with ``synchronous=FULL``.
 
-Every write is one short transaction on the event-loop thread: a durable commit costs well under a
-millisecond here, and running it inline keeps one writer order without locks.
+Every write is one short transaction on the store's write thread (``writer.py``), so the event loop
+never waits for the disk; reads run on the loop on a second connection, which sees every committed
+write and never a write under way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from server.models import (
     Alert,
@@ -51,8 +52,11 @@ from server.store.rows import (
     session_from,
     user_from,
 )
+from server.store.writer import WalCheckpointer, Writer
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class SqliteStore(Store):
@@ -62,69 +66,106 @@ class SqliteStore(Store):
         self._path = path
         self._key = audit_key
         self._checkpoint_every = checkpoint_every
-        self._db: sqlite3.Connection | None = None
-        self._read_only = False
+        self._db: sqlite3.Connection | None = None  # the writer's, used on the write thread only
+        self._reader: sqlite3.Connection | None = None  # reads, on the event-loop thread
+        self._writer: Writer | None = None
+        self._wal: WalCheckpointer | None = None
         self._head: tuple[int, str] = (0, GENESIS_HASH)
+        self._head_to_record: Checkpoint | None = None
 
     async def open(self, *, read_only: bool = False) -> None:
         """Open the database, create the schema if needed and load the log's head."""
-        if self._db is not None:
+        if self._reader is not None:
             return
-        self._read_only = read_only
         if read_only:
-            db = sqlite3.connect(
+            reader = sqlite3.connect(
                 f"{self._path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
             )
         else:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA busy_timeout=5000")
-        if not read_only:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA busy_timeout=5000")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA wal_autocheckpoint=0")  # WalCheckpointer does it, off the writer
             db.executescript(resources.files("server.store").joinpath("schema.sql").read_text())
-        self._db = db
-        row = db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+            self._db = db
+            self._wal = WalCheckpointer(str(self._path))
+            self._writer = Writer("haven-sqlite-writer", self._after_write)
+            reader = sqlite3.connect(self._path, isolation_level=None)
+            reader.execute("PRAGMA query_only=ON")
+        reader.row_factory = sqlite3.Row
+        reader.execute("PRAGMA busy_timeout=5000")
+        self._reader = reader
+        row = reader.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         if row:
             self._head = (row["seq"], row["hash"])
 
     async def close(self) -> None:
         """Write a final checkpoint and close the database; closing twice is harmless."""
-        if self._db is None:
+        if self._reader is None:
             return
-        if not self._read_only and self._head[0] and not self._checkpointed(self._head[0]):
-            with self._tx() as db:
-                self._write_checkpoint(db)
-        self._db.close()
-        self._db = None
+        if self._writer is not None:
+            if self._head[0] and not self._checkpointed(self._head[0]):
+                await self._transact(self._write_checkpoint)
+            await asyncio.to_thread(self._writer.stop)
+            self._writer = None
+        if self._wal is not None:
+            await asyncio.to_thread(self._wal.stop)
+            self._wal = None
+        for db in (self._db, self._reader):
+            if db is not None:
+                db.close()
+        self._db = self._reader = None
 
     # -- plumbing -------------------------------------------------------------------------------
 
     @property
     def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
+        """The connection for reads: it sees every committed write, never one under way."""
+        if self._reader is None:
             raise StoreError("The store is not open.")
-        return self._db
+        return self._reader
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        db = self._conn
+    async def _transact(
+        self, work: Callable[[sqlite3.Connection], T], *, urgent: bool = False
+    ) -> T:
+        """Run ``work`` in one transaction on the write thread; urgent work goes first."""
+        if self._writer is None:
+            raise StoreError("The store is not open for writing.")
+        return await self._writer.run(lambda: self._in_tx(work), urgent=urgent)
+
+    def _in_tx(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._db is None:
+            raise StoreError("The store is not open for writing.")
+        db = self._db
         head = self._head
         db.execute("BEGIN IMMEDIATE")
         try:
-            yield db
+            result = work(db)
         except BaseException:
             db.execute("ROLLBACK")
             self._head = head
+            self._head_to_record = None
             raise
         try:
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             db.execute("ROLLBACK")
             self._head = head
+            self._head_to_record = None
             raise StoreError("The database refused the write.") from exc
+        return result
+
+    def _after_write(self) -> None:
+        """After a write's caller has its answer: mirror a new checkpoint, count the commit."""
+        checkpoint, self._head_to_record = self._head_to_record, None
+        if checkpoint is not None:
+            self._key.record_head(checkpoint)
+        if self._wal is not None:
+            self._wal.note_commit()
 
     def _append(self, db: sqlite3.Connection, events: Sequence[NewEvent]) -> list[EventRecord]:
         records = []
@@ -169,26 +210,31 @@ class SqliteStore(Store):
             "INSERT OR REPLACE INTO checkpoints (seq, head_hash, mac, at) VALUES (?,?,?,?)",
             (checkpoint.seq, checkpoint.head_hash, checkpoint.mac, checkpoint.at),
         )
-        self._key.record_head(checkpoint)
+        self._head_to_record = checkpoint  # mirrored in the head file once committed
         return checkpoint
 
     def _checkpointed(self, seq: int) -> bool:
         row = self._conn.execute("SELECT 1 FROM checkpoints WHERE seq = ?", (seq,)).fetchone()
         return row is not None
 
-    def _write(self, sql: str, params: Sequence[Any], events: Sequence[NewEvent]) -> int:
-        with self._tx() as db:
-            changed = db.execute(sql, params).rowcount
+    async def _write(self, sql: str, params: Sequence[Any], events: Sequence[NewEvent]) -> int:
+        def work(db: sqlite3.Connection) -> int:
+            changed: int = db.execute(sql, params).rowcount
             if changed:
                 self._append(db, events)
             return changed
+
+        return await self._transact(work)
 
     # -- events ---------------------------------------------------------------------------------
 
     async def append(self, *events: NewEvent) -> list[EventRecord]:
         """Append events durably, in order, in one transaction."""
-        with self._tx() as db:
+
+        def work(db: sqlite3.Connection) -> list[EventRecord]:
             return self._append(db, events)
+
+        return await self._transact(work)
 
     async def events(
         self, *, session_id: str | None = None, after_seq: int = 0, limit: int = 10_000
@@ -216,7 +262,7 @@ class SqliteStore(Store):
 
     async def create_service(self, service: Service, events: Sequence[NewEvent]) -> None:
         """Create a service."""
-        self._write(
+        await self._write(
             "INSERT INTO services (id, slug, name, settings, created_at) VALUES (?,?,?,?,?)",
             (service.id, service.slug, service.name, json.dumps(service.settings), time.time()),
             events,
@@ -234,7 +280,7 @@ class SqliteStore(Store):
 
     async def update_service_settings(self, service_id: str, settings: dict[str, Any]) -> None:
         """Replace a service's settings."""
-        self._write(
+        await self._write(
             "UPDATE services SET settings = ? WHERE id = ?",
             (json.dumps(settings), service_id),
             (),
@@ -243,7 +289,7 @@ class SqliteStore(Store):
     async def create_user(self, user: User, events: Sequence[NewEvent]) -> None:
         """Create a staff account; raises StoreError if the email is taken."""
         try:
-            self._write(
+            await self._write(
                 "INSERT INTO users (id, service_id, email, role, password_hash, created_at)"
                 " VALUES (?,?,?,?,?,?)",
                 (user.id, user.service_id, user.email, user.role, user.password_hash, time.time()),
@@ -275,14 +321,19 @@ class SqliteStore(Store):
         self, user_id: str, password_hash: str, events: Sequence[NewEvent]
     ) -> None:
         """Replace an account's password hash and sign it out everywhere."""
-        with self._tx() as db:
+
+        def work(db: sqlite3.Connection) -> None:
             db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
             db.execute("DELETE FROM logins WHERE user_id = ?", (user_id,))
             self._append(db, events)
 
+        await self._transact(work)
+
     async def set_on_duty(self, user_id: str, on_duty: bool, events: Sequence[NewEvent]) -> None:
         """Mark a safeguarding lead on or off duty."""
-        self._write("UPDATE users SET on_duty = ? WHERE id = ?", (int(on_duty), user_id), events)
+        await self._write(
+            "UPDATE users SET on_duty = ? WHERE id = ?", (int(on_duty), user_id), events
+        )
 
     async def login_failures_since(self, user_id: str, since: float) -> list[float]:
         """Return the times of an account's failed sign-ins since ``since``, oldest first."""
@@ -294,19 +345,22 @@ class SqliteStore(Store):
 
     async def add_login_failure(self, user_id: str, at: float) -> None:
         """Record a failed sign-in and forget those older than a day."""
-        with self._tx() as db:
+
+        def work(db: sqlite3.Connection) -> None:
             db.execute("INSERT INTO login_failures (user_id, at) VALUES (?, ?)", (user_id, at))
             db.execute("DELETE FROM login_failures WHERE at < ?", (at - 86400,))
 
+        await self._transact(work)
+
     async def clear_login_failures(self, user_id: str) -> None:
         """Forget an account's failed sign-ins after a successful one."""
-        self._write("DELETE FROM login_failures WHERE user_id = ?", (user_id,), ())
+        await self._write("DELETE FROM login_failures WHERE user_id = ?", (user_id,), ())
 
     # -- console sign-in ------------------------------------------------------------------------
 
     async def create_login(self, login: Login, events: Sequence[NewEvent]) -> None:
         """Store a new signed-in console."""
-        self._write(
+        await self._write(
             "INSERT INTO logins (token_hash, user_id, csrf_token, created_at, last_seen)"
             " VALUES (?,?,?,?,?)",
             (login.token_hash, login.user_id, login.csrf_token, login.created_at, login.last_seen),
@@ -330,15 +384,17 @@ class SqliteStore(Store):
 
     async def touch_login(self, token_hash: str, now: float) -> None:
         """Record activity on a signed-in console."""
-        self._write("UPDATE logins SET last_seen = ? WHERE token_hash = ?", (now, token_hash), ())
+        await self._write(
+            "UPDATE logins SET last_seen = ? WHERE token_hash = ?", (now, token_hash), ()
+        )
 
     async def delete_login(self, token_hash: str) -> None:
         """Sign a console out."""
-        self._write("DELETE FROM logins WHERE token_hash = ?", (token_hash,), ())
+        await self._write("DELETE FROM logins WHERE token_hash = ?", (token_hash,), ())
 
     async def create_signin_link(self, token_hash: str, user_id: str, expires_at: float) -> None:
         """Store a one-time sign-in link."""
-        self._write(
+        await self._write(
             "INSERT INTO signin_links (token_hash, user_id, expires_at) VALUES (?,?,?)",
             (token_hash, user_id, expires_at),
             (),
@@ -346,7 +402,8 @@ class SqliteStore(Store):
 
     async def use_signin_link(self, token_hash: str, now: float) -> str | None:
         """Spend a one-time sign-in link and return its account id, or None if it is not valid."""
-        with self._tx() as db:
+
+        def work(db: sqlite3.Connection) -> str | None:
             row = db.execute(
                 "SELECT user_id FROM signin_links WHERE token_hash = ? AND used_at IS NULL"
                 " AND expires_at > ?",
@@ -359,11 +416,13 @@ class SqliteStore(Store):
             )
             return str(row["user_id"])
 
+        return await self._transact(work)
+
     # -- sessions, invites, participants --------------------------------------------------------
 
     async def create_session(self, session: Session, events: Sequence[NewEvent]) -> None:
         """Create a session."""
-        self._write(
+        await self._write(
             "INSERT INTO sessions (id, service_id, kind, title, facilitator_id, co_facilitator_id,"
             " locked, created_at) VALUES (?,?,?,?,?,?,0,?)",
             (
@@ -394,7 +453,7 @@ class SqliteStore(Store):
         self, session_id: str, locked: bool, events: Sequence[NewEvent]
     ) -> None:
         """Lock or unlock a session."""
-        self._write(
+        await self._write(
             "UPDATE sessions SET locked = ? WHERE id = ? AND ended_at IS NULL",
             (int(locked), session_id),
             events,
@@ -408,15 +467,15 @@ class SqliteStore(Store):
         webhooks: Sequence[WebhookBody] = (),
     ) -> bool:
         """End a session once (queueing its webhooks); return False if it had already ended."""
-        with self._tx() as db:
+
+        def work(db: sqlite3.Connection) -> bool:
             changed = db.execute(
                 "UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
                 (now, session_id),
             ).rowcount
             if not changed:
                 return False
-            for body in webhooks:
-                self._enqueue_webhook(db, body)
+            self._enqueue_webhooks(db, webhooks)
             db.execute(
                 "UPDATE participants SET status = 'left' WHERE session_id = ?"
                 " AND status IN ('waiting', 'admitted')",
@@ -429,11 +488,13 @@ class SqliteStore(Store):
             self._append(db, events)
             return True
 
+        return await self._transact(work)
+
     async def create_invite(
         self, invite: Invite, token_hash: str, events: Sequence[NewEvent]
     ) -> None:
         """Create an invite."""
-        self._write(
+        await self._write(
             "INSERT INTO invites (id, session_id, token_hash, label, expires_at, pin_hash,"
             " duress_pin_hash, safety_plan, safe_word, spoken_phrase, spoken_opt_in, created_at)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -475,7 +536,7 @@ class SqliteStore(Store):
 
     async def update_invite(self, invite: Invite, events: Sequence[NewEvent]) -> None:
         """Save an invite's safety arrangements, PINs and PIN-failure state."""
-        self._write(
+        await self._write(
             "UPDATE invites SET label = ?, pin_hash = ?, duress_pin_hash = ?, safety_plan = ?,"
             " safe_word = ?, spoken_phrase = ?, spoken_opt_in = ?, pin_failures = ?,"
             " locked_until = ?, revoked_at = ? WHERE id = ?",
@@ -499,7 +560,8 @@ class SqliteStore(Store):
         self, participant: Participant, token_hash: str, now: float, events: Sequence[NewEvent]
     ) -> bool:
         """Spend an invite on a new waiting participant; return False if it was already spent."""
-        with self._tx() as db:
+
+        def work(db: sqlite3.Connection) -> bool:
             changed = db.execute(
                 "UPDATE invites SET used_at = ? WHERE id = ? AND used_at IS NULL"
                 " AND revoked_at IS NULL",
@@ -523,6 +585,8 @@ class SqliteStore(Store):
             )
             self._append(db, events)
             return True
+
+        return await self._transact(work)
 
     async def participant(self, participant_id: str) -> Participant | None:
         """Return the participant with this id."""
@@ -563,7 +627,7 @@ class SqliteStore(Store):
         """Move a participant to ``status`` if it is currently one of ``only_from``."""
         marks = ",".join("?" * len(only_from))
         return bool(
-            self._write(
+            await self._write(
                 f"UPDATE participants SET status = ? WHERE id = ? AND status IN ({marks})",  # noqa: S608
                 (status, participant_id, *only_from),
                 events,
@@ -572,7 +636,7 @@ class SqliteStore(Store):
 
     async def revoke_invite(self, invite_id: str, now: float, events: Sequence[NewEvent]) -> None:
         """Revoke an invite so it can never be used again."""
-        self._write(
+        await self._write(
             "UPDATE invites SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?",
             (now, invite_id),
             events,
@@ -582,7 +646,8 @@ class SqliteStore(Store):
 
     async def record_signal(self, write: SignalWrite) -> bool:
         """Commit a signal and all its consequences at once; False if its id was already seen."""
-        with self._tx() as db:
+
+        def work(db: sqlite3.Connection) -> bool:
             inserted = db.execute(
                 "INSERT OR IGNORE INTO signals (subject_id, signal_id, kind, source, channel,"
                 " received_at) VALUES (?,?,?,?,?,?)",
@@ -606,10 +671,11 @@ class SqliteStore(Store):
                 )
             for alert in write.alerts:
                 self._save_alert(db, alert)
-            for body in write.webhooks:
-                self._enqueue_webhook(db, body)
+            self._enqueue_webhooks(db, write.webhooks)
             self._append(db, write.events)
             return True
+
+        return await self._transact(work, urgent=True)
 
     async def signal_seen(self, subject_id: str, signal_id: str) -> bool:
         """Tell whether a signal with this id was already recorded for this subject."""
@@ -621,7 +687,7 @@ class SqliteStore(Store):
 
     async def save_participant_pause(self, participant: Participant) -> None:
         """Save a participant's pause state (reason, start, linked alert)."""
-        self._write(
+        await self._write(
             "UPDATE participants SET paused_reason = ?, paused_at = ?, alert_id = ? WHERE id = ?",
             (
                 participant.paused_reason,
@@ -635,7 +701,7 @@ class SqliteStore(Store):
     async def save_phrase_calibration(self, calibration: PhraseCalibration) -> None:
         """Store (or replace) a spoken phrase's calibrated threshold."""
         c = calibration
-        self._write(
+        await self._write(
             "INSERT OR REPLACE INTO phrase_calibrations (phrase_key, threshold,"
             " false_alarms_per_hour, bank_hours, calibrated_at) VALUES (?,?,?,?,?)",
             (c.phrase_key, c.threshold, c.false_alarms_per_hour, c.bank_hours, c.calibrated_at),
@@ -661,11 +727,13 @@ class SqliteStore(Store):
         self, alert: Alert, events: Sequence[NewEvent], webhooks: Sequence[WebhookBody] = ()
     ) -> None:
         """Save an alert's new state with the events that explain it."""
-        with self._tx() as db:
+
+        def work(db: sqlite3.Connection) -> None:
             self._save_alert(db, alert)
-            for body in webhooks:
-                self._enqueue_webhook(db, body)
+            self._enqueue_webhooks(db, webhooks)
             self._append(db, events)
+
+        await self._transact(work, urgent=True)
 
     def _save_alert(self, db: sqlite3.Connection, alert: Alert) -> None:
         db.execute(
@@ -712,11 +780,16 @@ class SqliteStore(Store):
 
     # -- webhooks -------------------------------------------------------------------------------
 
-    def _enqueue_webhook(self, db: sqlite3.Connection, body: WebhookBody) -> None:
-        db.execute(
+    def _enqueue_webhooks(self, db: sqlite3.Connection, bodies: Sequence[WebhookBody]) -> None:
+        """Queue webhooks, in the caller's transaction, for services that have an endpoint."""
+        db.executemany(
             "INSERT OR IGNORE INTO webhook_outbox (id, service_id, event_type, body,"
-            " next_attempt_at, created_at) VALUES (?,?,?,?,?,?)",
-            (body.id, body.service_id, body.event_type, json.dumps(body.data), body.at, body.at),
+            " next_attempt_at, created_at) SELECT ?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM services"
+            " WHERE id = ? AND COALESCE(json_extract(settings, '$.webhook_url'), '') <> '')",
+            [
+                (b.id, b.service_id, b.event_type, json.dumps(b.data), b.at, b.at, b.service_id)
+                for b in bodies
+            ],
         )
 
     async def due_webhooks(self, now: float, limit: int = 50) -> list[OutboxItem]:
@@ -740,7 +813,8 @@ class SqliteStore(Store):
         events: Sequence[NewEvent] = (),
     ) -> None:
         """Record one delivery attempt (and its events): delivered, to retry, or given up."""
-        with self._tx() as db:
+
+        def work(db: sqlite3.Connection) -> None:
             db.execute(
                 "UPDATE webhook_outbox SET attempts = attempts + 1, delivered_at = ?,"
                 " next_attempt_at = COALESCE(?, next_attempt_at), given_up_at = ?, last_error = ?"
@@ -770,6 +844,8 @@ class SqliteStore(Store):
             )
             self._append(db, events)
 
+        await self._transact(work)
+
     async def webhook_attempts(self, service_id: str) -> list[OutboxItem]:
         """Return a service's webhook deliveries, newest first, for its admin."""
         rows = self._conn.execute(
@@ -781,7 +857,7 @@ class SqliteStore(Store):
     async def claim_webhook(self, item_id: str, now: float, lease_until: float) -> bool:
         """Take a due outbox item for one sender until ``lease_until``; False if another has it."""
         return bool(
-            self._write(
+            await self._write(
                 "UPDATE webhook_outbox SET next_attempt_at = ? WHERE id = ?"
                 " AND delivered_at IS NULL AND given_up_at IS NULL AND next_attempt_at <= ?",
                 (lease_until, item_id, now),
@@ -809,7 +885,8 @@ class SqliteStore(Store):
         self, key: ApiKey, key_hash: str, events: Sequence[NewEvent] = ()
     ) -> None:
         """Store a new API key by the SHA-256 of its secret."""
-        with self._tx() as db:
+
+        def work(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO api_keys (id, service_id, key_hash, name, prefix, scopes, created_at,"
                 " created_by, revoked_at) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -826,6 +903,8 @@ class SqliteStore(Store):
                 ),
             )
             self._append(db, events)
+
+        await self._transact(work)
 
     async def api_key_by_hash(self, key_hash: str) -> ApiKey | None:
         """Return the API key (revoked or not) whose secret hashes to ``key_hash``."""
@@ -846,7 +925,7 @@ class SqliteStore(Store):
     ) -> bool:
         """Revoke one of a service's API keys; False if there is no such live key."""
         return bool(
-            self._write(
+            await self._write(
                 "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND service_id = ?"
                 " AND revoked_at IS NULL",
                 (now, key_id, service_id),
@@ -858,7 +937,8 @@ class SqliteStore(Store):
 
     async def purge_personal_data(self, ended_before: float) -> int:
         """Blank names, safety plans and safe words of sessions that ended before the cut-off."""
-        with self._tx() as db:
+
+        def work(db: sqlite3.Connection) -> int:
             ids = [
                 r["id"]
                 for r in db.execute(
@@ -878,3 +958,5 @@ class SqliteStore(Store):
             db.execute("DELETE FROM logins WHERE last_seen < ?", (ended_before,))
             db.execute("DELETE FROM signin_links WHERE expires_at < ?", (ended_before,))
             return len(ids)
+
+        return await self._transact(work)

@@ -285,6 +285,10 @@ async def test_offline_facilitator_escalates_and_alert_replays_on_reconnect(
     try:
         staff = await haven.staff()
         lead = await haven.staff("lead", email="lead@example.org")
+        service = await haven.store.service_by_slug("test")
+        assert service is not None  # the service has a webhook endpoint: its outbox fills
+        hook = {**service.settings, "webhook_url": "https://hooks.example.org/haven"}
+        await haven.store.update_service_settings(service.id, hook)
         lead_console = await lead.console_socket()
         await lead_console.call("on_duty", {"on": True}, namespace="/console", timeout=5)
         lead_inbox = Inbox(lead_console, "/console", "alert", "alert_escalated")

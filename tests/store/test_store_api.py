@@ -18,6 +18,8 @@ from server.store.factory import make_store
 from signals import AlertState
 from tests.store.conftest import Backend
 
+SETTINGS = {"a": 1, "webhook_url": "https://hooks.example.org/haven"}
+
 
 def _ev(kind: str = "note.added", session: str = "") -> NewEvent:
     return NewEvent(kind, "svc", session)  # type: ignore[arg-type]
@@ -26,7 +28,7 @@ def _ev(kind: str = "note.added", session: str = "") -> NewEvent:
 async def _seed(backend: Backend) -> tuple[Store, Session, Invite]:
     store = backend.store()
     await store.open()
-    await store.create_service(Service("svc", "svc", "Service", {"a": 1}), [_ev("service.created")])
+    await store.create_service(Service("svc", "svc", "Service", SETTINGS), [_ev("service.created")])
     await store.create_user(User("u1", "svc", "f@example.org", "facilitator", "h"), [])
     session = Session("ses", "svc", "one_to_one", "Title", "u1", None, False, time.time(), None)
     await store.create_session(session, [_ev("session.created", "ses")])
@@ -53,7 +55,7 @@ async def test_accounts_sessions_and_invites_round_trip(backend: Backend) -> Non
     """What is written comes back the same, and a taken email is refused with StoreError."""
     store, session, invite = await _seed(backend)
     try:
-        assert (await store.service_by_slug("svc")).settings == {"a": 1}
+        assert (await store.service_by_slug("svc")).settings == SETTINGS
         await store.update_service_settings("svc", {"b": 2})
         assert (await store.service("svc")).settings == {"b": 2}
         with pytest.raises(StoreError, match="already exists"):
@@ -73,6 +75,32 @@ async def test_accounts_sessions_and_invites_round_trip(backend: Backend) -> Non
         assert await store.login_failures_since("u1", now - 1) == [now]
         await store.clear_login_failures("u1")
         assert await store.login_failures_since("u1", 0) == []
+    finally:
+        await store.close()
+
+
+async def test_no_webhook_is_queued_for_a_service_without_an_endpoint(backend: Backend) -> None:
+    """A service with no endpoint gets no outbox rows; the signal itself is still recorded."""
+    store, _, _ = await _seed(backend)
+    try:
+        await store.update_service_settings("svc", {"webhook_url": ""})
+        now = time.time()
+        write = SignalWrite(
+            subject_id="inv",
+            signal_id="sig-nohook",
+            kind="panic",
+            source="control",
+            channel="socket",
+            received_at=now,
+            participant=None,
+            alerts=[],
+            webhooks=[WebhookBody("wh-nohook", "svc", "signal.received", {"x": 1}, now)],
+            events=[_ev("signal.received", "ses")],
+        )
+        assert await store.record_signal(write)
+        assert await store.signal_seen("inv", "sig-nohook")
+        assert await store.due_webhooks(now + 1) == []
+        assert await store.webhook_attempts("svc") == []
     finally:
         await store.close()
 
