@@ -118,11 +118,14 @@ class JsonRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         """Queue one message for the other nodes; emits never wait for Redis.
 
         One sender task publishes the queue in order, everything waiting at once in a single
-        pipelined round trip, so a signal's several emits cost one trip to Redis, not several.
+        pipelined round trip, so a burst of emits costs a trip or two to Redis, not one each.
         """
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_queued(), name="haven-redis-publisher")
         self._queue.put_nowait(json.dumps(data, separators=(",", ":")))
+        # Let the sender take it now: an alert must not wait for the rest of the handler that
+        # raised it (what is emitted meanwhile goes in the next batch).
+        await asyncio.sleep(0)
 
     async def close(self) -> None:
         """Stop the sender task (what is still queued is dropped, as a failed publish is)."""
