@@ -83,7 +83,7 @@ async def _apikey(config: Config, args: argparse.Namespace) -> int:
             for key in await keys.list(service.id):
                 print(json.dumps(key_json(key), sort_keys=True))
         else:
-            await keys.revoke(service.id, args.key_id)
+            await keys.revoke(service.id, args.key_id, "cli")
             print(f"Revoked API key {args.key_id}.")
         return 0
     finally:

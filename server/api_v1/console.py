@@ -47,7 +47,9 @@ async def create_key(request: web.Request) -> web.Response:
 async def revoke_key(request: web.Request) -> web.Response:
     """Revoke an API key at once."""
     user = await _admin(request)
-    await request.app[API_KEYS].revoke(user.service_id, request.match_info["key_id"])
+    await request.app[API_KEYS].revoke(
+        user.service_id, request.match_info["key_id"], f"user:{user.id}"
+    )
     return web.json_response({"ok": True})
 
 

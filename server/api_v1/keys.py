@@ -12,6 +12,7 @@ from aiohttp import web
 from server.auth.tokens import new_id, new_token, token_hash
 from server.errors import BadRequest, NotFound, Unauthorized
 from server.sessions import clean_text
+from server.store import NewEvent
 from server.store.base import ApiKey, Store
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,13 @@ class ApiKeys:
             created_at=self._clock(),
             created_by=created_by,
         )
-        await self._store.create_api_key(key, token_hash(secret))
+        created = NewEvent(
+            "api_key.created",
+            service_id,
+            actor=created_by,
+            payload={"key": key.id, "scopes": list(key.scopes)},
+        )
+        await self._store.create_api_key(key, token_hash(secret), [created])
         log.info("API key %s created with scopes %s", key.id, " ".join(key.scopes))
         return key, secret
 
@@ -104,11 +111,12 @@ class ApiKeys:
             raise Unauthorized("This API key has been revoked.")
         return key
 
-    async def revoke(self, service_id: str, key_id: object) -> None:
+    async def revoke(self, service_id: str, key_id: object, actor: str) -> None:
         """Revoke one of a service's keys at once; every later request with it is refused."""
-        if not isinstance(key_id, str) or not await self._store.revoke_api_key(
-            service_id, key_id, self._clock()
-        ):
+        if not isinstance(key_id, str):
+            raise NotFound("There is no such live API key.")
+        revoked = NewEvent("api_key.revoked", service_id, actor=actor, payload={"key": key_id})
+        if not await self._store.revoke_api_key(service_id, key_id, self._clock(), [revoked]):
             raise NotFound("There is no such live API key.")
         log.info("API key %s revoked", key_id)
 

@@ -19,6 +19,7 @@ from server.api_v1.spec import Api, Call, Param
 from server.api_v1.stream import alert_stream
 from server.errors import BadRequest, Conflict, NotFound
 from server.models import Alert, Session, User
+from server.store import NewEvent
 from server.store.base import OutboxItem
 from server.web.common import public_base
 from server.web.console_api import session_json
@@ -357,7 +358,15 @@ async def set_webhook(call: Call) -> web.StreamResponse:
     secret = None
     if not settings.get("webhook_secret"):
         secret = settings["webhook_secret"] = new_secret()
-    await call.request.app[STORE].update_service_settings(call.service_id, settings)
+    endpoint_set = NewEvent(
+        "webhook.endpoint_set",
+        call.service_id,
+        actor=call.actor,
+        payload={"allow_private": allow_private},  # never the URL
+    )
+    await call.request.app[STORE].update_service_settings(
+        call.service_id, settings, [endpoint_set]
+    )
     body = endpoint_json(settings, time.time())
     if secret:
         body["secret"] = secret
@@ -373,7 +382,8 @@ async def delete_webhook(call: Call) -> web.StreamResponse:
     settings = await _settings(call)
     settings["webhook_url"] = ""
     settings["allow_private_webhooks"] = False
-    await call.request.app[STORE].update_service_settings(call.service_id, settings)
+    removed = NewEvent("webhook.endpoint_removed", call.service_id, actor=call.actor)
+    await call.request.app[STORE].update_service_settings(call.service_id, settings, [removed])
     return web.json_response(endpoint_json(settings, time.time()))
 
 
@@ -391,7 +401,8 @@ async def rotate_webhook_secret(call: Call) -> web.StreamResponse:
         settings["webhook_previous_secret"] = settings["webhook_secret"]
         settings["webhook_previous_secret_until"] = until
     settings["webhook_secret"] = secret = new_secret()
-    await call.request.app[STORE].update_service_settings(call.service_id, settings)
+    rotated = NewEvent("webhook.secret_rotated", call.service_id, actor=call.actor)
+    await call.request.app[STORE].update_service_settings(call.service_id, settings, [rotated])
     return web.json_response({"secret": secret, "previous_secret_valid_until": until})
 
 

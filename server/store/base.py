@@ -184,8 +184,10 @@ class Store(ABC):
         """Return the service with this slug."""
 
     @abstractmethod
-    async def update_service_settings(self, service_id: str, settings: dict[str, Any]) -> None:
-        """Replace a service's settings."""
+    async def update_service_settings(
+        self, service_id: str, settings: dict[str, Any], events: Sequence[NewEvent] = ()
+    ) -> None:
+        """Replace a service's settings, with the events that record the change."""
 
     @abstractmethod
     async def create_user(self, user: User, events: Sequence[NewEvent]) -> None:

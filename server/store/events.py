@@ -7,6 +7,12 @@ from typing import Any, Literal, get_args
 
 EventType = Literal[
     "service.created",
+    "service.settings_changed",
+    "api_key.created",
+    "api_key.revoked",
+    "webhook.endpoint_set",
+    "webhook.endpoint_removed",
+    "webhook.secret_rotated",
     "user.created",
     "user.password_changed",
     "user.signed_in",

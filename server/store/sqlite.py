@@ -278,12 +278,14 @@ class SqliteStore(Store):
         row = self._conn.execute("SELECT * FROM services WHERE slug = ?", (slug,)).fetchone()
         return service_from(row) if row else None
 
-    async def update_service_settings(self, service_id: str, settings: dict[str, Any]) -> None:
-        """Replace a service's settings."""
+    async def update_service_settings(
+        self, service_id: str, settings: dict[str, Any], events: Sequence[NewEvent] = ()
+    ) -> None:
+        """Replace a service's settings, with the events that record the change."""
         await self._write(
             "UPDATE services SET settings = ? WHERE id = ?",
             (json.dumps(settings), service_id),
-            (),
+            events,
         )
 
     async def create_user(self, user: User, events: Sequence[NewEvent]) -> None:

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from server.errors import BadRequest, Forbidden
 from server.sessions import clean_text
+from server.store import NewEvent
 from server.web.common import read_json, staff
 from server.web.keys import STORE
 from signals import ChordRule
@@ -82,5 +83,11 @@ async def put_settings(request: web.Request) -> web.Response:
             if not isinstance(body[name], bool):
                 raise BadRequest(f"{name} must be true or false.")
             settings[name] = body[name]
-    await store.update_service_settings(user.service_id, settings)
+    changed = NewEvent(
+        "service.settings_changed",
+        user.service_id,
+        actor=f"user:{user.id}",
+        payload={"fields": sorted(body)},  # which settings, never their text
+    )
+    await store.update_service_settings(user.service_id, settings, [changed])
     return web.json_response({name: settings.get(name) for name in EDITABLE})

@@ -189,3 +189,35 @@ async def test_participant_token_drives_signal_and_socket(haven: Haven) -> None:
     assert {"signal.received", "alert.raised", "alert.acknowledged", "alert.resolved"} <= set(types)
     await sio.disconnect()
     await console.disconnect()
+
+
+async def test_key_webhook_and_settings_changes_are_in_the_event_log(haven: Haven) -> None:
+    """Keys created and revoked, the webhook endpoint and the settings: logged, secrets never."""
+    admin, client = await admin_and_key(haven, "webhooks:write")
+    url = "https://hooks.example.org/haven"
+    status, endpoint = await client.call(
+        "PUT", "/api/v1/webhook", {"url": url, "allow_private": True}
+    )
+    assert status == 200, endpoint
+    assert (await client.call("POST", "/api/v1/webhook/secret"))[0] == 200
+    assert (await client.call("DELETE", "/api/v1/webhook"))[0] == 200
+    status, _ = await admin.call("PUT", "/api/service/settings", {"touch_gesture": False})
+    assert status == 200
+    _, listing = await admin.call("GET", "/api/service/apikeys")
+    (key,) = listing["keys"]
+    assert (await admin.call("DELETE", f"/api/service/apikeys/{key['id']}"))[0] == 200
+    logged = [e for e in await haven.store.events() if e.session_id == ""]
+    by_type = {e.type: e for e in logged}
+    admin_actor = f"user:{admin.user['id']}"
+    created = by_type["api_key.created"]
+    assert created.actor == admin_actor
+    assert created.payload == {"key": key["id"], "scopes": ["webhooks:write"]}
+    assert by_type["webhook.endpoint_set"].actor == f"apikey:{key['id']}"
+    assert by_type["webhook.endpoint_set"].payload == {"allow_private": True}
+    assert by_type["webhook.secret_rotated"].actor == f"apikey:{key['id']}"
+    assert by_type["webhook.endpoint_removed"].actor == f"apikey:{key['id']}"
+    assert by_type["service.settings_changed"].payload == {"fields": ["touch_gesture"]}
+    assert by_type["api_key.revoked"].payload == {"key": key["id"]}
+    assert by_type["api_key.revoked"].actor == admin_actor
+    text = repr([e.payload for e in logged])
+    assert url not in text and "whsec_" not in text and client.key not in text
