@@ -77,6 +77,20 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def _event_row(r: EventRecord) -> tuple[int, float, str, str, str, str, str, str, str]:
+    return (
+        r.seq,
+        r.ts,
+        r.service_id,
+        r.session_id,
+        r.actor,
+        r.type,
+        json.dumps(r.payload, sort_keys=True),
+        r.prev_hash,
+        r.hash,
+    )
+
+
 def _count(status: str) -> int:
     """Return the row count of a command tag such as ``UPDATE 1`` or ``INSERT 0 1``."""
     try:
@@ -249,25 +263,17 @@ class PostgresStore(Store):
             record = EventRecord(**{**record.body(), "hash": record.computed_hash()})
             records.append(record)
             seq, prev = record.seq, record.hash
-        await tx.conn.executemany(
-            "INSERT INTO events (seq, ts, service_id, session_id, actor, type, payload,"
-            " prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
-            [
-                (
-                    r.seq,
-                    r.ts,
-                    r.service_id,
-                    r.session_id,
-                    r.actor,
-                    r.type,
-                    json.dumps(r.payload, sort_keys=True),
-                    r.prev_hash,
-                    r.hash,
-                )
-                for r in records
-            ],
+        columns = list(zip(*(_event_row(r) for r in records), strict=True))
+        # The events and the new head in one statement: one round trip, not two.
+        await tx.conn.execute(
+            "WITH appended AS (INSERT INTO events (seq, ts, service_id, session_id, actor, type,"
+            " payload, prev_hash, hash) SELECT * FROM unnest($1::bigint[], $2::float8[],"
+            " $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]))"
+            " UPDATE event_head SET seq = $10, hash = $11 WHERE id = 1",
+            *(list(c) for c in columns),
+            seq,
+            prev,
         )
-        await tx.conn.execute("UPDATE event_head SET seq = $1, hash = $2 WHERE id = 1", seq, prev)
         for record in records:
             if record.seq % self._checkpoint_every == 0:
                 await self._write_checkpoint(tx, record.seq, record.hash)
@@ -694,30 +700,28 @@ class PostgresStore(Store):
     async def record_signal(self, write: SignalWrite) -> bool:
         """Commit a signal and all its consequences at once; False if its id was already seen."""
         async with self._tx() as tx:
-            inserted = _count(
-                await tx.conn.execute(
-                    "INSERT INTO signals (subject_id, signal_id, kind, source, channel,"
-                    " received_at) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING",
-                    write.subject_id,
-                    write.signal_id,
-                    write.kind,
-                    write.source,
-                    write.channel,
-                    write.received_at,
-                )
+            p = write.participant
+            # The signal row and the participant's pause state in one round trip; the pause is
+            # saved only if the signal is new (its id unique per subject).
+            inserted = await tx.conn.fetchval(
+                "WITH signal AS (INSERT INTO signals (subject_id, signal_id, kind, source,"
+                " channel, received_at) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING"
+                " RETURNING 1), paused AS (UPDATE participants SET paused_reason = $7,"
+                " paused_at = $8, alert_id = $9 WHERE id = $10 AND EXISTS (SELECT 1 FROM signal))"
+                " SELECT count(*) FROM signal",
+                write.subject_id,
+                write.signal_id,
+                write.kind,
+                write.source,
+                write.channel,
+                write.received_at,
+                p.paused_reason if p else None,
+                p.paused_at if p else None,
+                p.alert_id if p else None,
+                p.id if p else None,
             )
             if not inserted:
                 return False
-            if write.participant is not None:
-                p = write.participant
-                await tx.conn.execute(
-                    "UPDATE participants SET paused_reason = $1, paused_at = $2, alert_id = $3"
-                    " WHERE id = $4",
-                    p.paused_reason,
-                    p.paused_at,
-                    p.alert_id,
-                    p.id,
-                )
             for alert in write.alerts:
                 await self._save_alert(tx, alert)
             await self._enqueue_webhooks(tx, write.webhooks)
