@@ -296,7 +296,7 @@ def main(argv: list[str]) -> int:
     if args.nodes != 1:
         parser.error("--nodes is 1 or 2")
     loads = [1, 20, 50] if args.quick else [1, 100, 500]
-    samples = 50 if args.quick else 200
+    samples = 50 if args.quick else 500
     with tempfile.TemporaryDirectory() as tmp:
         figures = asyncio.run(_run(loads, samples, Path(tmp)))
     figures["quick"] = args.quick

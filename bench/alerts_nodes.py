@@ -252,7 +252,7 @@ def main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     loads = [1, 20, 50] if args.quick else [1, 100, 500]
-    samples = 50 if args.quick else 200
+    samples = 50 if args.quick else 500
     figures: dict[str, Any] = dict(asyncio.run(_run(loads, samples, args.postgres_url)))
     figures["quick"] = args.quick
     print_figures(figures)
