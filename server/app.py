@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -15,11 +16,11 @@ from server.accounts import Accounts
 from server.api_v1.hub import WakingHub
 from server.api_v1.stream import LogFeed
 from server.auth.passwords import Passwords
-from server.config import Config
-from server.media import Media, relay_settings
+from server.config import Config, ConfigError
+from server.media import Media
+from server.media_ns import NoAudioTap, mount_media, ticket_checker
+from server.placement import Placement, local_relay, registry_relay
 from server.realtime import (
-    CLIENT_NS,
-    CONSOLE_NS,
     ClientNamespace,
     ConsoleNamespace,
     SocketHub,
@@ -27,8 +28,9 @@ from server.realtime import (
 )
 from server.relay import Relay
 from server.retention import run_sweeps
-from server.safety import Gate, Safety
-from server.sessions import Sessions
+from server.safety import Gate, NoGate, Safety
+from server.scale.relays import ForgetOnEnd
+from server.sessions import MediaLifecycle, Sessions
 from server.spoken import SpokenSafeWords
 from server.store import Store
 from server.store.factory import make_store
@@ -61,6 +63,10 @@ def create_app(
     gate: Gate | None = None,
 ) -> web.Application:
     """Build the Haven application for ``config``; nothing is opened until it starts."""
+    if config.role == "relay":
+        from server.relay_app import create_relay_app
+
+        return create_relay_app(config, store=store, clock=clock, gate=gate)
     app = web.Application(
         middlewares=[
             security_middleware(
@@ -77,40 +83,49 @@ def create_app(
     feed = LogFeed()
     # Every live update follows a commit: wake the webhook sender and the alert streams.
     hub = WakingHub(SocketHub(sio), (sender.wake, feed.wake))
-
-    async def renegotiate(session_id: str, member_id: str) -> None:
-        # Clients are p_…, staff are u_…: each hears it in their own namespace.
-        if member_id.startswith("p_"):
-            await sio.emit("renegotiate", {}, room=f"p:{member_id}", namespace=CLIENT_NS)
-        else:
-            await sio.emit(
-                "renegotiate",
-                {"session_id": session_id},
-                room=f"u:{member_id}",
-                namespace=CONSOLE_NS,
-            )
-
-    relay = Relay(relay_settings(config), on_renegotiate=renegotiate)
-    spoken = SpokenSafeWords(store, hub, relay, config.speech_bank.expanduser(), clock)
-    media = Media(config, relay, spoken)
+    registry = scale.relay_registry(config)
+    local: scale.LocalRelay | None = None
+    relay: Relay | None = None
+    media: Media | None = None
+    if config.role == "all":  # this node's own relay carries every session it signals
+        relay_id = f"relay-{secrets.token_hex(8)}"
+        secret = config.cluster_secret or secrets.token_urlsafe(32)  # signs and checks here only
+        check = ticket_checker(secret, relay_id, clock)
+        relay, spoken, media = mount_media(config, sio, store, hub, check, clock)
+        load = scale.relay_load(relay, config.max_peers)
+        local = scale.LocalRelay(relay_id, config.base_url, load)
+        placement = Placement(secret, local_relay(relay_id), clock)
+        local_gate: Gate = relay
+    else:  # role signal: sessions go to the relay processes of the registry
+        if registry is None:
+            raise ConfigError("HAVEN_ROLE=signal needs HAVEN_REDIS_URL for the relay registry.")
+        spoken = SpokenSafeWords(store, hub, NoAudioTap(), config.speech_bank.expanduser(), clock)
+        placement = Placement(config.cluster_secret, registry_relay(registry), clock)
+        local_gate = NoGate()
     accounts = Accounts(store, passwords, config, clock)
-    sessions = Sessions(store, passwords, config, hub, clock, media)
-    # With Redis, a pause closes the gate on every node's relay, not only this one's.
-    safety_gate = gate or scale.cluster_gate(config.redis_url, relay)
+    # With Redis, a pause (or a removal) reaches the relay carrying the member's media.
+    safety_gate = gate or scale.cluster_gate(config.redis_url, local_gate, media)
+    lifecycle: MediaLifecycle | None = media
+    if isinstance(safety_gate, scale.ClusterGate):
+        lifecycle = safety_gate
+        if registry is not None:
+            lifecycle = ForgetOnEnd(safety_gate, registry)
+    sessions = Sessions(store, passwords, config, hub, clock, lifecycle)
     safety = Safety(store, hub, passwords, config, safety_gate, clock)
     spoken.signals = safety
     app[CONFIG] = config
     app[SPOKEN] = spoken
     app[HUB] = hub
-    app[MEDIA] = media
+    if media is not None:
+        app[MEDIA] = media
     app[STORE] = store
     app[ACCOUNTS] = accounts
     app[SESSIONS] = sessions
     app[SAFETY] = safety
     app[DEMO_LINK] = []
 
-    sio.register_namespace(ClientNamespace(sessions, safety, media, store))
-    sio.register_namespace(ConsoleNamespace(accounts, sessions, safety, media, store))
+    sio.register_namespace(ClientNamespace(sessions, safety, placement, store))
+    sio.register_namespace(ConsoleNamespace(accounts, sessions, safety, placement, store))
     sio.attach(app)
 
     for module in (
@@ -140,7 +155,8 @@ def create_app(
         sweeper.cancel()
         await asyncio.gather(sweeper, return_exceptions=True)
         spoken.close()
-        await relay.close()
+        if relay is not None:
+            await relay.close()
         await safety.stop()
         await store.close()
 
@@ -156,6 +172,7 @@ def create_app(
 
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(webhooks_ctx)
-    scale.setup(app, config, sio, store, safety)  # ops endpoints; with Redis, the alert poll
+    # Ops endpoints; with Redis, the alert poll and the relay registry.
+    scale.setup(app, config, sio, store, safety, registry=registry, relay=local)
     app.on_shutdown.append(disconnect_all)
     return app

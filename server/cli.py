@@ -32,6 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--database-url", help="postgresql://... (HAVEN_DATABASE_URL)")
     serve.add_argument("--redis-url", help="redis://... for several nodes (HAVEN_REDIS_URL)")
     serve.add_argument(
+        "--role",
+        dest="node_role",  # ``user add --role`` is an account's role, not this
+        choices=["all", "signal", "relay"],
+        help="all: pages, signalling and a relay (default); signal: no relay; relay: media only "
+        "(HAVEN_ROLE)",
+    )
+    serve.add_argument(
         "--demo-embed",
         action="store_true",
         help="also run the embed demo (a p2p call with the widget) on port + 1",
@@ -75,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             public_url=getattr(args, "public_url", None),
             database_url=getattr(args, "database_url", None),
             redis_url=getattr(args, "redis_url", None),
+            role=getattr(args, "node_role", None),
         )
     except ConfigError as exc:
         print(f"haven: {exc}", file=sys.stderr)
@@ -124,8 +132,9 @@ async def _serve(config: Config, demo_embed: bool = False) -> None:
     await site.start()
     port = runner.addresses[0][1]
     base = config.base_url if config.port else config.base_url.rsplit(":", 1)[0] + f":{port}"
-    print(f"Haven is running at {base}/", flush=True)
-    for link in app[DEMO_LINK]:
+    role = "" if config.role == "all" else f" (role {config.role})"
+    print(f"Haven is running at {base}/{role}", flush=True)
+    for link in app.get(DEMO_LINK, []):
         link = base + link[len(config.base_url) :]
         print(
             "First start: a demo service was created. Sign in as its facilitator with this "

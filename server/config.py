@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+ROLES = ("all", "signal", "relay")
+MIN_SECRET = 32
+
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the setting."""
@@ -29,6 +32,14 @@ class Config:
     """Empty for the embedded SQLite store in ``data_dir``; ``postgresql://...`` for PostgreSQL."""
     redis_url: str = field(default="", repr=False)
     """Empty for one node; ``redis://...`` to share socket.io rooms between several nodes."""
+    role: str = "all"
+    """``all`` (signalling and its own relay), ``signal`` (no relay) or ``relay`` (media only)."""
+    cluster_secret: str = field(default="", repr=False)
+    """Key signing media tickets between signalling nodes and relays (``signal``/``relay``)."""
+    relay_url: str = ""
+    """Address browsers reach this relay at (``relay`` role); defaults to the public URL."""
+    relay_origins: tuple[str, ...] = ()
+    """Origins of the relay processes pages may connect to (CSP connect-src on signal nodes)."""
     alert_poll_s: float = 1.0
     """With Redis, how often each node polls the database for alerts pub/sub may have dropped."""
     log_format: str = "text"
@@ -121,12 +132,47 @@ class Config:
                     f"HAVEN_ALLOWED_ORIGINS and HAVEN_FRAME_ANCESTORS take origins like "
                     f"https://example.org (never '*'), not {origin!r}."
                 )
+        self._check_role()
         if self.test_fault not in ("", "kill_after_commit"):
             raise ConfigError(
                 "HAVEN_TEST_FAULT is for the test suite only: empty or kill_after_commit."
             )
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError("HAVEN_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR.")
+
+    def _check_role(self) -> None:
+        if self.role not in ROLES:
+            raise ConfigError("HAVEN_ROLE must be all, signal or relay.")
+        for origin in self.relay_origins:
+            if not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ConfigError(
+                    f"HAVEN_RELAY_ORIGINS takes origins like https://relay1.example.org, "
+                    f"not {origin!r}."
+                )
+        if self.relay_url and urlsplit(self.relay_url).scheme not in ("http", "https"):
+            raise ConfigError("HAVEN_RELAY_URL must start with http:// or https://.")
+        if self.role == "all":
+            return
+        if not self.redis_url or not self.database_url:
+            raise ConfigError(
+                f"HAVEN_ROLE={self.role} needs HAVEN_REDIS_URL and HAVEN_DATABASE_URL: "
+                "signalling nodes and relays share PostgreSQL and Redis."
+            )
+        if len(self.cluster_secret) < MIN_SECRET:
+            raise ConfigError(
+                f"HAVEN_ROLE={self.role} needs HAVEN_CLUSTER_SECRET, the same random value "
+                f"of at least {MIN_SECRET} characters on every signalling node and relay."
+            )
+        if self.role == "relay" and not self.allowed_origins:
+            raise ConfigError(
+                "HAVEN_ROLE=relay needs HAVEN_ALLOWED_ORIGINS: the origin(s) of the pages "
+                "(the signalling nodes' public address), never '*'."
+            )
+
+    @property
+    def relay_base_url(self) -> str:
+        """The address browsers reach this process's relay at, without a trailing slash."""
+        return self.relay_url.rstrip("/") if self.relay_url else self.base_url
 
     @property
     def base_url(self) -> str:

@@ -7,8 +7,10 @@ in the store is paused in the relay before its first offer, so a reconnect never
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from server.config import Config
@@ -18,6 +20,7 @@ from server.relay import Relay, RelayError, RelaySettings, turn_credentials
 from server.spoken import SpokenSafeWords
 
 log = logging.getLogger(__name__)
+RELEASE_TIMEOUT_S = 10.0
 Notify = Callable[[str, str, str, dict[str, Any]], Awaitable[None]]
 
 
@@ -44,6 +47,35 @@ class Media:
         self._config = config
         self.relay = relay
         self._spoken = spoken
+        self._owners: dict[str, str] = {}  # member id -> the media connection that offered
+        self._locks: dict[str, asyncio.Lock] = {}  # one offer or release per member at a time
+
+    @contextlib.asynccontextmanager
+    async def offering(self, member_id: str, connection: str) -> AsyncIterator[None]:
+        """Hold the member's offer turn; ``connection`` becomes theirs, a stale one's peer goes."""
+        async with self._locks.setdefault(member_id, asyncio.Lock()):
+            previous = self._owners.get(member_id)
+            self._owners[member_id] = connection
+            if previous is not None and previous != connection:
+                await self.drop(member_id)  # the page started over: its old peer is dead weight
+            yield
+
+    async def release(self, member_id: str, connection: str) -> None:
+        """The member's media connection closed: drop their peer, unless a newer one owns it.
+
+        Waits for an offer in progress (closing a peer mid-negotiation is not safe in aiortc),
+        and gives up after ``RELEASE_TIMEOUT_S`` so a shutdown never hangs on one peer.
+        """
+        lock = self._locks.setdefault(member_id, asyncio.Lock())
+        try:
+            async with asyncio.timeout(RELEASE_TIMEOUT_S), lock:
+                if self._owners.get(member_id) == connection:
+                    del self._owners[member_id]
+                    await self.drop(member_id)
+        except TimeoutError:
+            log.warning("A peer connection did not close in time")
+        if not lock.locked():
+            self._locks.pop(member_id, None)
 
     def ice_servers(self, member_id: str) -> list[dict[str, Any]]:
         """Return STUN/TURN servers for a browser, with a TURN credential valid for an hour."""

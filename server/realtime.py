@@ -16,9 +16,9 @@ import socketio
 
 from server.accounts import Accounts
 from server.config import Config
-from server.errors import BadRequest, HavenError, NotFound, Unauthorized
-from server.media import Media
+from server.errors import BadRequest, Conflict, HavenError, Unauthorized
 from server.models import User
+from server.placement import Placement
 from server.safety import Safety
 from server.sessions import Sessions, clean_text
 from server.store import NewEvent, Store
@@ -106,11 +106,13 @@ class SocketHub:
 class ClientNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     """A client's page: authenticated by its capability token in the connect ``auth``."""
 
-    def __init__(self, sessions: Sessions, safety: Safety, media: Media, store: Store) -> None:
+    def __init__(
+        self, sessions: Sessions, safety: Safety, placement: Placement, store: Store
+    ) -> None:
         super().__init__(CLIENT_NS)
         self._sessions = sessions
         self._safety = safety
-        self._media = media
+        self._placement = placement
         self._store = store
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
@@ -152,32 +154,16 @@ class ClientNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         }
 
     @acknowledged
-    async def on_ice(self, sid: str, data: Any = None) -> Ack:
-        """Return the ICE servers (with a short-lived TURN credential) for this client."""
-        me = await self.get_session(sid)
-        return {"ok": True, "ice_servers": self._media.ice_servers(me["participant_id"])}
-
-    @acknowledged
-    async def on_offer(self, sid: str, data: Any = None) -> Ack:
-        """Answer the client's WebRTC offer; only an admitted client reaches the relay."""
+    async def on_media(self, sid: str, data: Any = None) -> Ack:
+        """Tell an admitted client's page which relay carries its media, with a ticket for it."""
         me = await self.get_session(sid)
         participant = await self._store.participant(me["participant_id"])
-        session = await self._store.session(me["session_id"])
-        invite = await self._store.invite(participant.invite_id) if participant else None
-        if participant is None or session is None or invite is None:
+        if participant is None:
             raise Unauthorized("This link is not valid any more.")
-        sdp = data.get("sdp") if isinstance(data, dict) else None
-        answer = await self._media.client_offer(participant, invite, session, sdp)
-        return {"ok": True, "sdp": answer}
-
-    @acknowledged
-    async def on_practice_phrase(self, sid: str, data: Any = None) -> Ack:
-        """Practise the spoken phrase: while on, a detection alerts nobody and says it heard."""
-        on = data.get("on") if isinstance(data, dict) else None
-        if not isinstance(on, bool):
-            raise BadRequest("The field on must be true or false.")
-        me = await self.get_session(sid)
-        return {"ok": True, "listening": self._media.practice(me["participant_id"], on)}
+        if participant.status != "admitted":
+            raise Conflict("The call opens once you are let in.")
+        media = await self._placement.media_for(participant.session_id, participant.id, "client")
+        return {"ok": True, "media": media}
 
     @acknowledged
     async def on_signal(self, sid: str, data: Any = None) -> Ack:
@@ -212,13 +198,18 @@ class ConsoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     """A staff console: authenticated by the session cookie sent with the connection."""
 
     def __init__(
-        self, accounts: Accounts, sessions: Sessions, safety: Safety, media: Media, store: Store
+        self,
+        accounts: Accounts,
+        sessions: Sessions,
+        safety: Safety,
+        placement: Placement,
+        store: Store,
     ) -> None:
         super().__init__(CONSOLE_NS)
         self._accounts = accounts
         self._sessions = sessions
         self._safety = safety
-        self._media = media
+        self._placement = placement
         self._store = store
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
@@ -256,30 +247,15 @@ class ConsoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return user
 
     @acknowledged
-    async def on_ice(self, sid: str, data: Any = None) -> Ack:
-        """Return the ICE servers (with a short-lived TURN credential) for this console."""
-        user = await self._user(sid)
-        return {"ok": True, "ice_servers": self._media.ice_servers(user.id)}
-
-    @acknowledged
-    async def on_offer(self, sid: str, data: Any = None) -> Ack:
-        """Answer the facilitator's WebRTC offer for a session they run."""
-        if not isinstance(data, dict) or not isinstance(data.get("session_id"), str):
-            raise BadRequest("An offer needs session_id and sdp.")
-        user = await self._user(sid)
-        session = await self._sessions.run(data["session_id"], user)
-        if user.id not in session.facilitator_ids:
-            raise NotFound("There is no such session.")
-        return {"ok": True, "sdp": await self._media.staff_offer(session, user, data.get("sdp"))}
-
-    @acknowledged
-    async def on_stats(self, sid: str, data: Any = None) -> Ack:
-        """Return per-participant media statistics (bitrate, loss, round-trip time)."""
+    async def on_media(self, sid: str, data: Any = None) -> Ack:
+        """Tell the console which relay carries a session's media, with a ticket for it."""
         session_id = data.get("session_id") if isinstance(data, dict) else None
         if not isinstance(session_id, str):
             raise BadRequest("The field session_id is missing.")
-        session = await self._sessions.get(session_id, await self._user(sid))
-        return {"ok": True, "stats": self._media.stats(session.id)}
+        user = await self._user(sid)
+        session = await self._sessions.run(session_id, user)
+        media = await self._placement.media_for(session.id, user.id, "staff")
+        return {"ok": True, "session_id": session.id, "media": media}
 
     @acknowledged
     async def on_alert_delivered(self, sid: str, data: Any = None) -> Ack:

@@ -181,6 +181,47 @@ async def stop_haven(haven: Haven) -> None:
     await haven.server.close()
 
 
+async def open_media(
+    base: str, signalling: socketio.AsyncClient, namespace: str, session_id: str | None = None
+) -> socketio.AsyncClient:
+    """Ask the signalling node where a member's media goes and connect there, as a page does."""
+    payload = {"session_id": session_id} if session_id else {}
+    ack = await signalling.call("media", payload, namespace=namespace, timeout=TIMEOUT)
+    assert ack["ok"], ack
+    sio = socketio.AsyncClient(reconnection=False)
+    await sio.connect(
+        ack["media"]["url"] or base,
+        namespaces=["/media"],
+        transports=["websocket"],
+        auth={"ticket": ack["media"]["ticket"]},
+        wait_timeout=TIMEOUT,
+    )
+    return sio
+
+
+class MediaOffers:
+    """Stands in for the relay inside a test ``Browser``: offers travel over a media socket."""
+
+    def __init__(self, sio: socketio.AsyncClient) -> None:
+        self._sio = sio
+
+    async def offer(self, session_id: str, participant_id: str, sdp: str) -> str:
+        """Send the offer to the relay through the media namespace and return its answer."""
+        answer = await self._sio.call("offer", {"sdp": sdp}, namespace="/media", timeout=10)
+        assert answer["ok"], answer
+        return str(answer["sdp"])
+
+
+def follow_renegotiation(sio: socketio.AsyncClient, browser: Any) -> None:
+    """Offer again, with one more receiver pair, whenever the relay asks (as a page does)."""
+
+    async def renegotiate(data: Any = None) -> None:
+        browser.add_receivers(1)
+        await browser.negotiate()
+
+    sio.on("renegotiate", renegotiate, namespace="/media")
+
+
 class Inbox:
     """Collect the events a socket.io client receives, and wait for them with a timeout."""
 

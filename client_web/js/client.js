@@ -5,6 +5,7 @@ import { listenForChord, makeRule } from "./chord.js";
 import { hideDecoy, onTripleTap, showDecoy, decoyShown } from "./decoy.js";
 import { EV, KIND, NS, SOURCE } from "./events.js";
 import { MediaLink, startLocal, stopStream } from "./media.js";
+import { MediaSocket } from "./mediasocket.js";
 import { Outbox, newSignalId } from "./outbox.js";
 import { announce, el, showStep } from "./status.js";
 import { clearTraces, recall, remember } from "./traces.js";
@@ -25,6 +26,7 @@ const state = {
   sessionKind: "one_to_one",
   socket: null,
   stream: null,
+  media: null, // the connection to the session's relay (MediaSocket)
   link: null,
   peers: new Map(),
   remote: new Map(), // member id -> MediaStream from the relay
@@ -72,6 +74,8 @@ function exitNow(source) {
 
 function teardownMedia() {
   state.phraseTest = null;
+  if (state.media) state.media.close(); // the relay drops this page's peer with it
+  state.media = null;
   if (state.link) state.link.close();
   state.link = null;
   stopStream(state.stream);
@@ -392,7 +396,7 @@ function ended() {
 }
 
 async function enterCall() {
-  if (state.step === "call" && state.link) return;
+  if (state.step === "call" && state.media) return;
   go("call", "You are in the call.");
   try {
     state.stream = await startLocal({ camera: state.camera });
@@ -408,10 +412,34 @@ async function enterCall() {
   await refreshPeers();
   clearInterval(state.peerTimer);
   state.peerTimer = setInterval(refreshPeers, 3000);
+  if (state.media) state.media.close();
+  state.media = new MediaSocket(askForRelay, { onOpen: startLink, onLost: stopLink });
+  state.media.start();
+}
+
+/** Ask the signalling node which relay carries this call; null means "ask again shortly". */
+async function askForRelay() {
+  if (!state.socket || state.paused || decoyShown()) return false;
+  const ack = await state.socket.timeout(5000).emitWithAck(EV.MEDIA, {}).catch(() => null);
+  if (ack && !ack.ok && ack.code !== "unavailable") return false;
+  return ack && ack.ok ? ack.media : null;
+}
+
+/** Connected to the relay (again): offer this page's camera and microphone there. */
+function startLink(socket) {
+  if (state.paused || decoyShown()) return;
+  stopLink();
   const slots = state.sessionKind === "group" ? 12 : 1;
-  state.link = new MediaLink(state.socket, { onTrack: addRemoteTrack });
-  state.remote.clear();
+  state.link = new MediaLink(socket, { onTrack: addRemoteTrack });
   state.link.connect(state.stream, slots).catch(() => {});
+}
+
+/** The relay connection dropped: its tracks are gone until the page reconnects elsewhere. */
+function stopLink() {
+  if (state.link) state.link.close();
+  state.link = null;
+  state.remote.clear();
+  renderTiles();
 }
 
 async function refreshPeers() {
@@ -527,13 +555,18 @@ function phraseState(text) {
   if (text) announce(text);
 }
 
+function mediaSocket() {
+  return state.media && state.media.connected ? state.media.socket : null;
+}
+
 async function startPhraseTest() {
   if (!state.socket || state.step !== "call") return;
   state.phraseTest = "asking";
   phraseState("Getting ready…");
   // Right after joining, the server may not be hearing this call's sound yet: ask a few times.
   for (let attempt = 0; attempt < 6 && state.phraseTest === "asking"; attempt += 1) {
-    const ack = await state.socket.timeout(5000).emitWithAck(EV.PRACTICE_PHRASE, { on: true }).catch(() => null);
+    const socket = mediaSocket(); // the relay hears the call's sound, so it is asked there
+    const ack = socket ? await socket.timeout(5000).emitWithAck(EV.PRACTICE_PHRASE, { on: true }).catch(() => null) : null;
     if (state.phraseTest !== "asking") return;
     if (ack && ack.ok && ack.listening) {
       state.phraseTest = "listening";
@@ -559,7 +592,8 @@ function phraseHeard() {
 /** Turn practice off; back from the practice decoy, say how it went. */
 function endPhraseTest(heard) {
   state.phraseTest = null;
-  if (state.socket) state.socket.emit(EV.PRACTICE_PHRASE, { on: false });
+  const socket = mediaSocket();
+  if (socket) socket.emit(EV.PRACTICE_PHRASE, { on: false });
   $(".js-test-phrase").textContent = "Test my phrase";
   if (!heard) {
     phraseState("Test stopped.");

@@ -2,12 +2,13 @@
 import { api } from "./api.js";
 import { EV } from "./events.js";
 import { MediaLink, startLocal } from "./media.js";
+import { MediaSocket } from "./mediasocket.js";
 import { phraseFields } from "./phrase.js";
 import { announce, el } from "./status.js";
 import { AlertBoard, consoleSocket, renderTimeline, showSignedIn, signedIn, fmtTime } from "./staff.js";
 
 const $ = (sel) => document.querySelector(sel);
-const state = { socket: null, session: null, link: null, stats: new Map(), remote: new Map(), statsTimer: null, newPhrase: null };
+const state = { socket: null, session: null, media: null, link: null, wantMedia: false, stats: new Map(), remote: new Map(), statsTimer: null, newPhrase: null, relayLost: null };
 window.havenConsole = state; // for the browser tests only
 
 async function loadSessions() {
@@ -28,6 +29,7 @@ async function openSession(id) {
   state.session = s;
   if (first) {
     await state.socket.timeout(5000).emitWithAck(EV.WATCH, { session_id: id }).catch(() => null);
+    openMedia(s);
     $(".js-invite-result").hidden = true;
     $(".js-record").hidden = !s.ended_at;
     $(".js-chat").replaceChildren();
@@ -154,7 +156,9 @@ function showStats($tile) {
 /** Ask the relay for everyone's figures (bitrate, loss, round trip) and show them on the tiles. */
 async function pollStats() {
   if (!state.session || state.session.ended_at) return;
-  const ack = await state.socket.timeout(5000).emitWithAck(EV.STATS, { session_id: state.session.id }).catch(() => null);
+  const socket = state.media && state.media.connected ? state.media.socket : null;
+  if (!socket) return; // the figures come from the session's relay
+  const ack = await socket.timeout(5000).emitWithAck(EV.STATS, {}).catch(() => null);
   if (!ack || !ack.ok) return;
   state.stats = new Map(Object.entries(ack.stats || {}));
   if ([...state.stats.keys()].some((id) => !known(id))) await openSession(state.session.id);
@@ -342,18 +346,71 @@ function wire() {
   });
 }
 
+/** Connect to the relay carrying this session: its figures now, camera and microphone on request. */
+function openMedia(s) {
+  if (state.media) state.media.close();
+  stopLink();
+  state.media = null;
+  state.relayLost = null;
+  relayStatus("");
+  if (s.ended_at) return;
+  const sessionId = s.id;
+  const ask = async () => {
+    const ack = await state.socket.timeout(5000).emitWithAck(EV.MEDIA, { session_id: sessionId }).catch(() => null);
+    if (ack && !ack.ok && ack.code !== "unavailable") return false; // ended, or not ours
+    return ack && ack.ok ? ack.media : null;
+  };
+  state.media = new MediaSocket(ask, {
+    onOpen: (socket, relay) => {
+      if (state.relayLost && state.relayLost !== relay) {
+        state.relayLost = null;
+        relayStatus("Sound and video are back.");
+      }
+      if (state.wantMedia) startLink(socket);
+    },
+    onLost: () => {
+      stopLink();
+      if (state.wantMedia) $(".js-media-state").textContent = "Media: reconnecting…";
+    },
+  });
+  state.media.start();
+}
+
+/** The session's relay stopped: say so plainly, until media is back on another one. */
+function relayLost(data) {
+  if (!state.session || !data || data.session_id !== state.session.id) return;
+  if (state.media && state.media.connected && state.media.relay !== data.relay) {
+    relayStatus("The media relay for this session stopped; sound and video have reconnected.");
+    return;
+  }
+  state.relayLost = data.relay || true;
+  relayStatus("The media relay for this session stopped. Sound and video are reconnecting; anyone paused stays paused.");
+}
+
+function relayStatus(text) {
+  const $status = $(".js-relay-status");
+  $status.textContent = text;
+  $status.hidden = !text;
+}
+
 async function joinMedia() {
   const $state = $(".js-media-state");
-  if (state.link || !state.session) return;
+  if (state.wantMedia || !state.session) return;
   try {
     state.stream = await startLocal({ camera: true });
   } catch {
     $state.textContent = "Media: the camera or microphone could not be started.";
     return;
   }
+  state.wantMedia = true;
   $state.textContent = "Media: connecting to the relay…";
-  state.link = new MediaLink(state.socket, {
-    extra: { session_id: state.session.id },
+  if (state.media && state.media.connected) startLink(state.media.socket);
+}
+
+function startLink(socket) {
+  const $state = $(".js-media-state");
+  stopLink();
+  state.link = new MediaLink(socket, {
     onTrack: (track, stream) => {
       if (!stream) return; // the relay names every stream after its source; unnamed is not shown
       if (!state.remote.has(stream.id)) {
@@ -366,11 +423,20 @@ async function joinMedia() {
       if (known(stream.id)) renderTiles(state.session);
       else openSession(state.session.id); // admitted elsewhere: fetch the names first
     },
-    onState: (s) => {
-      $state.textContent = s === "unavailable" ? "Media: the relay is not available; chat still works." : `Media: ${s}.`;
+    onState: (st) => {
+      $state.textContent = st === "unavailable" ? "Media: the relay is not available; chat still works." : `Media: ${st}.`;
     },
   });
-  await state.link.connect(state.stream, state.session.kind === "group" ? 12 : 1).catch(() => {});
+  state.link.connect(state.stream, state.session.kind === "group" ? 12 : 1).catch(() => {});
+}
+
+function stopLink() {
+  if (state.link) state.link.close();
+  state.link = null;
+  if (state.remote.size) {
+    state.remote.clear();
+    if (state.session) renderTiles(state.session);
+  }
 }
 
 function wireSocket() {
@@ -383,6 +449,7 @@ function wireSocket() {
   socket.on(EV.PARTICIPANT_STATE, refresh);
   socket.on(EV.PARTICIPANT_ADMITTED, refresh);
   socket.on(EV.PRACTICE_HEARD, practiceHeard);
+  socket.on(EV.RELAY_LOST, relayLost);
   socket.on(EV.ALERT_UPDATE, () => loadTimeline());
   socket.on(EV.ALERT, () => loadTimeline());
   socket.on(EV.CHAT, (m) => {

@@ -9,10 +9,12 @@ export const EV = Object.freeze({
   SESSION_ENDED: "session_ended",
   PAUSED: "paused",
   PEER_STATE: "peer_state",
-  PRACTICE_PHRASE: "practice_phrase",
+  PRACTICE_PHRASE: "practice_phrase", // sent on the media namespace
   // both namespaces: the spoken phrase was heard in practice
   PRACTICE_HEARD: "practice_heard",
-  // both namespaces (the relay)
+  // client and console namespaces: where this page's media goes ({url, relay, ticket})
+  MEDIA: "media",
+  // media namespace (on the session's relay)
   OFFER: "offer",
   ICE: "ice",
   RENEGOTIATE: "renegotiate",
@@ -28,6 +30,8 @@ export const EV = Object.freeze({
   PARTICIPANT_STATE: "participant_state",
   PARTICIPANT_ADMITTED: "participant_admitted",
   ON_DUTY: "on_duty",
+  RELAY_LOST: "relay_lost",
+  // media namespace, consoles only
   STATS: "stats",
 });
 
@@ -40,4 +44,4 @@ export const SOURCE = Object.freeze({
   EMBED: "embed",
 });
 
-export const NS = Object.freeze({ CLIENT: "/client", CONSOLE: "/console" });
+export const NS = Object.freeze({ CLIENT: "/client", CONSOLE: "/console", MEDIA: "/media" });

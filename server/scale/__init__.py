@@ -1,12 +1,16 @@
 """Beyond one machine: Redis between nodes, alerts backed by the database, operations endpoints.
 
-``setup`` wires it all into an application that ``create_app`` has built; with no Redis URL it
-adds only the operations endpoints and the correlation ids, and the node runs alone as before.
+``setup`` wires it all into an application that ``create_app`` (or ``create_relay_app``) has
+built; with no Redis URL it adds only the operations endpoints and the correlation ids, and the
+node runs alone as before. With Redis, every process sweeps the relay registry, and a process
+with a relay reports it there.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import socketio
 from aiohttp import web
@@ -20,7 +24,7 @@ from server.scale.gate import ClusterGate, cluster_gate
 from server.scale.logs import correlation_middleware
 from server.scale.ops import Check, Metrics, ops_routes
 from server.scale.pubsub import JsonRedisManager, create_cluster_sio
-from server.scale.relays import RelayInfo, RelayMonitor, RelayRegistry, in_process_load
+from server.scale.relays import RelayInfo, RelayLoad, RelayMonitor, RelayRegistry, relay_load
 from server.store import Store
 
 __all__ = [
@@ -28,9 +32,13 @@ __all__ = [
     "AlertFeed",
     "ClusterGate",
     "JsonRedisManager",
+    "LocalRelay",
     "Metrics",
+    "RelayRegistry",
     "cluster_gate",
     "create_cluster_sio",
+    "relay_load",
+    "relay_registry",
     "setup",
 ]
 
@@ -44,8 +52,33 @@ def create_sio_for(
     return create_cluster_sio(config) if config.redis_url else single_node(config)
 
 
+@dataclass(frozen=True)
+class LocalRelay:
+    """This process's relay as the registry and /metrics see it."""
+
+    relay_id: str
+    url: str
+    load: Callable[[], RelayLoad]
+
+
+def relay_registry(config: Config) -> RelayRegistry | None:
+    """Return the registry of relay processes in Redis, or None on one node (no connection yet)."""
+    if not config.redis_url:
+        return None
+    from redis import asyncio as aioredis
+
+    return RelayRegistry(aioredis.Redis.from_url(config.redis_url, socket_connect_timeout=2))
+
+
 def setup(
-    app: web.Application, config: Config, sio: socketio.AsyncServer, store: Store, safety: Safety
+    app: web.Application,
+    config: Config,
+    sio: socketio.AsyncServer,
+    store: Store,
+    safety: Safety,
+    *,
+    registry: RelayRegistry | None = None,
+    relay: LocalRelay | None = None,
 ) -> None:
     """Add correlation ids, /healthz, /readyz, /metrics and, with Redis, the alert poll."""
     app.middlewares.append(correlation_middleware)
@@ -60,6 +93,10 @@ def setup(
             previous(alert, now)
 
     safety.on_alert_delivered = delivered
+    if registry is not None:
+        metrics.relays = registry.live
+    elif relay is not None:
+        metrics.relays = _local_figures(relay)
     checks: dict[str, Check] = {"database": lambda: store.service("__readyz__")}
     manager = sio.manager
     if isinstance(manager, JsonRedisManager):
@@ -67,8 +104,7 @@ def setup(
         gate = safety.gate if isinstance(safety.gate, ClusterGate) else None
         feed = AlertFeed(store, safety, manager, config.alert_poll_s, gate)
         metrics.alert_polls = lambda: feed.polls
-
-        monitor = _relay_monitor(config, sio, gate)
+        monitor = _relay_monitor(sio, registry, relay)
 
         async def feed_ctx(app: web.Application) -> AsyncIterator[None]:
             if gate is not None:
@@ -79,7 +115,8 @@ def setup(
             yield
             if monitor is not None:
                 await monitor.stop()
-                await monitor.registry.close()
+            if registry is not None:
+                await registry.close()
             await feed.stop()
             if gate is not None:
                 await gate.stop()
@@ -87,6 +124,23 @@ def setup(
 
         app.cleanup_ctx.append(feed_ctx)
     app.router.add_routes(ops_routes(metrics, checks))
+
+
+def _local_figures(relay: LocalRelay) -> Callable[[], Awaitable[list[RelayInfo]]]:
+    async def figures() -> list[RelayInfo]:
+        load = relay.load()
+        info = RelayInfo(
+            relay.relay_id,
+            relay.url,
+            load.peers,
+            load.capacity,
+            time.time(),
+            len(load.sessions),
+            load.cpu_s,
+        )
+        return [info]
+
+    return figures
 
 
 async def _redis_ping(url: str) -> None:
@@ -100,29 +154,21 @@ async def _redis_ping(url: str) -> None:
 
 
 def _relay_monitor(
-    config: Config, sio: socketio.AsyncServer, gate: ClusterGate | None
+    sio: socketio.AsyncServer, registry: RelayRegistry | None, relay: LocalRelay | None
 ) -> RelayMonitor | None:
-    """Register this node's in-process relay and tell facilitators when any relay dies."""
-    if gate is None:
+    """Report this process's relay (if any) and tell facilitators when any relay dies."""
+    if registry is None:
         return None
-    from redis import asyncio as aioredis
 
-    redis = aioredis.Redis.from_url(config.redis_url, socket_connect_timeout=2)
-    registry = RelayRegistry(redis)
-
-    async def lost(session_id: str, relay: RelayInfo) -> None:
+    async def lost(session_id: str, info: RelayInfo) -> None:
         # Media for the session stopped; its pause state is in the store and survives.
         await sio.emit(
             "relay_lost",
-            {"session_id": session_id},
+            {"session_id": session_id, "relay": info.id},
             room=f"staff:{session_id}",
             namespace=CONSOLE_NS,
         )
 
-    return RelayMonitor(
-        registry,
-        f"relay-{gate.node_id}",
-        config.base_url,
-        in_process_load(gate.local, config.max_peers),
-        lost,
-    )
+    if relay is None:
+        return RelayMonitor(registry, "", "", None, lost)
+    return RelayMonitor(registry, relay.relay_id, relay.url, relay.load, lost)

@@ -3,8 +3,9 @@
 Redis pub/sub drops what it cannot deliver. Every change to an alert is an ``alert.*`` event in
 the log, so each node reads the log from the last sequence number it has seen, about once a
 second, and hands every changed alert to its own consoles through the manager's ledger, which
-drops what Redis (or an earlier poll) already delivered. Logged gate changes are re-applied
-to this node's relay the same way, in case the Redis instruction was lost. A database that
+drops what Redis (or an earlier poll) already delivered. Logged gate changes, removals and
+session ends are re-applied to this node's relay the same way, in case the Redis instruction
+was lost. A database that
 does not answer only delays the poll; the next one picks up from the same place.
 """
 
@@ -77,6 +78,7 @@ class AlertFeed:
             changed: dict[str, None] = {}
             for event in events:
                 self._replay_gate(event.type, event.payload.get("participant"))
+                self._replay_media(event.type, event.payload.get("participant"), event.session_id)
                 alert_id = event.payload.get("alert")
                 if event.type.startswith("alert.") and isinstance(alert_id, str):
                     changed[alert_id] = None
@@ -96,6 +98,16 @@ class AlertFeed:
             self._gate.apply("pause", participant)
         elif event_type == "gate.opened":
             self._gate.apply("resume", participant)
+
+    def _replay_media(self, event_type: str, participant: object, session_id: str) -> None:
+        """Re-apply a logged removal or session end to this node's relay (idempotent)."""
+        if self._gate is None:
+            return
+        if event_type in ("participant.removed", "participant.denied"):
+            if isinstance(participant, str):
+                self._gate.apply("drop", participant)
+        elif event_type == "session.ended" and session_id:
+            self._gate.apply("end", session_id)
 
     async def _push(self, alert_id: str) -> int:
         alert = await self._store.alert(alert_id)

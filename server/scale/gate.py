@@ -6,6 +6,10 @@ gate therefore closes locally at once, as on one machine, and every other node i
 Redis in the same instant; the database poll (``AlertFeed``) replays ``gate.closed`` and
 ``gate.opened`` from the log as the backstop when Redis is down. Closing and opening are
 idempotent, so hearing the same instruction twice is harmless.
+
+The same channel carries the waiting room's media instructions (``drop`` a removed member,
+``end`` a session): the node that removes someone may not be the process whose relay carries
+their media. A process without a relay (role ``signal``) only sends.
 """
 
 from __future__ import annotations
@@ -18,23 +22,26 @@ import secrets
 from typing import Any, Literal
 
 from server.safety import Gate
+from server.sessions import MediaLifecycle
 
 log = logging.getLogger(__name__)
 
 GATE_CHANNEL = "haven.gate"
-Action = Literal["pause", "resume"]
+Action = Literal["pause", "resume", "drop", "end"]
 RETRY_S = 1.0
 
 
 class ClusterGate:
     """A gate that closes on this node now and on the others through Redis pub/sub (JSON)."""
 
-    def __init__(self, local: Gate, redis_url: str) -> None:
+    def __init__(self, local: Gate, redis_url: str, media: MediaLifecycle | None = None) -> None:
         self.local = local
+        self.media = media
         self._url = redis_url
         self.node_id = secrets.token_hex(8)
         self._outbox: asyncio.Queue[dict[str, str]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._pending: set[asyncio.Task[None]] = set()
         self.applied_remote = 0
 
     def pause(self, participant_id: str) -> None:
@@ -47,18 +54,33 @@ class ClusterGate:
         self.local.resume(participant_id)
         self._send("resume", participant_id)
 
-    def apply(self, action: str, participant_id: str) -> None:
+    async def drop(self, member_id: str) -> None:
+        """Disconnect one member's media here, and on whichever relay carries it."""
+        if self.media is not None:
+            await self.media.drop(member_id)
+        self._send("drop", member_id)
+
+    async def end(self, session_id: str) -> None:
+        """Disconnect a whole session's media here, and on whichever relay carries it."""
+        if self.media is not None:
+            await self.media.end(session_id)
+        self._send("end", session_id)
+
+    def apply(self, action: str, target: str) -> None:
         """Apply an instruction from another node (or from the log) to this node's relay."""
         if action == "pause":
-            self.local.pause(participant_id)
+            self.local.pause(target)
         elif action == "resume":
-            self.local.resume(participant_id)
+            self.local.resume(target)
+        elif action in ("drop", "end") and self.media is not None:
+            lifecycle = self.media.drop if action == "drop" else self.media.end
+            task = asyncio.create_task(lifecycle(target))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
 
-    def _send(self, action: Action, participant_id: str) -> None:
+    def _send(self, action: Action, target: str) -> None:
         if self._outbox is not None:
-            self._outbox.put_nowait(
-                {"node": self.node_id, "action": action, "participant": participant_id}
-            )
+            self._outbox.put_nowait({"node": self.node_id, "action": action, "participant": target})
 
     async def start(self) -> None:
         """Start publishing this node's instructions and applying the others'."""
@@ -77,6 +99,7 @@ class ClusterGate:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await asyncio.gather(*self._pending, return_exceptions=True)
 
     def _client(self) -> Any:
         from redis import asyncio as aioredis
@@ -124,6 +147,6 @@ class ClusterGate:
             self.applied_remote += 1
 
 
-def cluster_gate(redis_url: str, local: Gate) -> Gate:
+def cluster_gate(redis_url: str, local: Gate, media: MediaLifecycle | None = None) -> Gate:
     """Return ``local`` on one node, or a gate shared through Redis when ``redis_url`` is set."""
-    return ClusterGate(local, redis_url) if redis_url else local
+    return ClusterGate(local, redis_url, media) if redis_url else local

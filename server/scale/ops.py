@@ -12,8 +12,8 @@ import asyncio
 import bisect
 import math
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 import socketio
 from aiohttp import web
@@ -67,6 +67,7 @@ class Metrics:
         self._outbox_depth = outbox_depth
         self.alert_latency = Histogram(LATENCY_BUCKETS)
         self.alert_polls: Callable[[], int] = lambda: 0
+        self.relays: Callable[[], Awaitable[Sequence[RelayFigures]]] | None = None
 
     def alert_delivered(self, alert: Alert, now: float) -> None:
         """Observe the time from an alert's trigger to a console's delivery acknowledgement."""
@@ -126,10 +127,65 @@ class Metrics:
                 [f"process_cpu_seconds_total {time.process_time()!r}"],
             ),
         ]
+        series += await self._relay_series()
         out = []
         for name, kind, help_text, lines in series:
             out += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *lines]
         return "\n".join(out) + "\n"
+
+    async def _relay_series(self) -> list[tuple[str, str, str, list[str]]]:
+        """Return the relays' sessions, peers and CPU, one labelled line per relay."""
+        if self.relays is None:
+            return []
+        try:
+            relays = await self.relays()
+        except Exception:  # Redis down: the other series still answer
+            return []
+        lines: dict[str, list[str]] = {"sessions": [], "peers": [], "cpu": []}
+        for r in relays:
+            label = '{relay="' + _label(r.id) + '"}'
+            lines["sessions"].append(f"haven_relay_sessions{label} {r.sessions}")
+            lines["peers"].append(f"haven_relay_peers{label} {r.peers}")
+            lines["cpu"].append(f"haven_relay_cpu_seconds_total{label} {r.cpu_s!r}")
+        return [
+            (
+                "haven_relay_sessions",
+                "gauge",
+                "Sessions with media on each live relay.",
+                lines["sessions"],
+            ),
+            ("haven_relay_peers", "gauge", "Peer connections on each live relay.", lines["peers"]),
+            (
+                "haven_relay_cpu_seconds_total",
+                "counter",
+                "CPU time used by each relay's process.",
+                lines["cpu"],
+            ),
+        ]
+
+
+class RelayFigures(Protocol):
+    """One relay's figures as /metrics shows them (``RelayInfo`` has them)."""
+
+    @property
+    def id(self) -> str:
+        """The relay's id."""
+
+    @property
+    def sessions(self) -> int:
+        """Sessions with media on it."""
+
+    @property
+    def peers(self) -> int:
+        """Peer connections on it."""
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds its process has used."""
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 Check = Callable[[], Awaitable[Any]]

@@ -1,9 +1,9 @@
 """Relay placement: a registry of relay processes in Redis, least-loaded choice, death detection.
 
-Each relay reports itself every ``HEARTBEAT_S`` seconds (id, address, peers, capacity, sessions)
-into one Redis hash. A relay not heard from for ``DEAD_AFTER_S`` is dead: the first node whose
-sweep notices removes it (an atomic compare-and-delete, so exactly one node acts), drops the
-placements of its sessions, and reports each one so that node can tell the sessions'
+Each relay reports itself every ``HEARTBEAT_S`` seconds (id, address, peers, capacity, sessions,
+CPU seconds) into one Redis hash. A relay not heard from for ``DEAD_AFTER_S`` is dead: the first
+node whose sweep notices removes it (an atomic compare-and-delete, so exactly one node acts),
+drops the placements of its sessions, and reports each one so that node can tell the sessions'
 facilitators. The pause state lives in the store, not in the relay, so a paused client stays
 paused when its media reconnects to another relay.
 
@@ -21,6 +21,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from server.sessions import MediaLifecycle
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +59,11 @@ class RelayInfo:
     peers: int
     max_peers: int
     seen_at: float
+    sessions: int = 0
+    cpu_s: float = 0.0
 
     def __post_init__(self) -> None:
-        if not self.id or self.max_peers < 1 or self.peers < 0:
+        if not self.id or self.max_peers < 1 or self.peers < 0 or self.sessions < 0:
             raise ValueError("A relay needs an id, a positive capacity and a peer count.")
 
     @property
@@ -81,31 +85,27 @@ class RelayInfo:
             int(data["peers"]),
             int(data["max_peers"]),
             float(data["seen_at"]),
+            int(data.get("sessions", 0)),
+            float(data.get("cpu_s", 0.0)),
         )
 
 
 @dataclass(frozen=True)
 class RelayLoad:
-    """What a relay carries right now."""
+    """What a relay carries right now, and the CPU time its process has used."""
 
     peers: int
     capacity: int
     sessions: tuple[str, ...] = ()
+    cpu_s: float = 0.0
 
 
-def in_process_load(relay: Any, capacity: int) -> Callable[[], RelayLoad]:
-    """Read the load of the relay inside this node (``server.relay.Relay``).
-
-    The relay has no public load figures yet, so this reads its peer and session tables; it is
-    the one place that does, and it degrades to "empty" if their names change.
-    """
+def relay_load(relay: Any, capacity: int) -> Callable[[], RelayLoad]:
+    """Read the load of a ``server.relay.Relay`` in this process through its ``load()``."""
 
     def load() -> RelayLoad:
-        peers = getattr(relay, "_peers", {})
-        sessions = getattr(relay, "_sessions", {})
-        return RelayLoad(
-            len(peers), capacity, tuple(s for s, members in sessions.items() if members)
-        )
+        peers, sessions = relay.load()
+        return RelayLoad(peers, capacity, tuple(sessions), time.process_time())
 
     return load
 
@@ -128,15 +128,28 @@ class RelayRegistry:
         """Close the Redis connection."""
         await self._redis.aclose()
 
-    async def heartbeat(self, relay_id: str, url: str, peers: int, max_peers: int) -> None:
+    async def heartbeat(
+        self,
+        relay_id: str,
+        url: str,
+        peers: int,
+        max_peers: int,
+        *,
+        sessions: int = 0,
+        cpu_s: float = 0.0,
+    ) -> None:
         """Report a relay alive with its current load."""
-        info = RelayInfo(relay_id, url, peers, max_peers, self._clock())
+        info = RelayInfo(relay_id, url, peers, max_peers, self._clock(), sessions, cpu_s)
         await self._redis.hset(RELAYS_KEY, relay_id, info.to_json())
 
     async def host(self, relay_id: str, session_ids: list[str]) -> None:
-        """Record that a relay actually carries these sessions' media (whatever was planned)."""
-        if session_ids:
-            await self._redis.hset(PLACEMENT_KEY, mapping=dict.fromkeys(session_ids, relay_id))
+        """Record the sessions a relay carries that have no placement (lost with Redis, say).
+
+        Never moves a placed session: a relay that comes back after being declared dead must
+        not pull back sessions that were meanwhile placed on another relay.
+        """
+        for session_id in session_ids:
+            await self._redis.hsetnx(PLACEMENT_KEY, session_id, relay_id)
 
     async def leave(self, relay_id: str) -> None:
         """Remove a relay that shuts down cleanly."""
@@ -161,7 +174,11 @@ class RelayRegistry:
         return sorted(relays, key=lambda r: (r.load, r.peers, r.id))
 
     async def place(self, session_id: str) -> RelayInfo | None:
-        """Return the relay of a session, placing it on the least-loaded live relay if needed."""
+        """Return the relay of a session, placing it on the least-loaded live relay if needed.
+
+        Least loaded means the smallest share of capacity in use, then the fewest sessions
+        placed on it (sessions placed a moment ago have no peers yet), then the id.
+        """
         live = await self.live()
         by_id = {r.id: r for r in live}
         current = await self._redis.hget(PLACEMENT_KEY, session_id)
@@ -170,11 +187,24 @@ class RelayRegistry:
             return by_id[current_id]
         if not live:
             return None
+        placed = await self._placed_counts()
+        best = min(live, key=lambda r: (r.load, placed.get(r.id, 0), r.id))
         chosen = await self._redis.eval(
-            _COMPARE_AND_SET, 1, PLACEMENT_KEY, session_id, current_id or "", live[0].id
+            _COMPARE_AND_SET, 1, PLACEMENT_KEY, session_id, current_id or "", best.id
         )
         chosen_id = chosen.decode() if isinstance(chosen, bytes) else chosen
         return by_id.get(chosen_id) or await self.place(session_id)
+
+    async def _placed_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for value in (await self._redis.hgetall(PLACEMENT_KEY)).values():
+            relay_id = value.decode() if isinstance(value, bytes) else value
+            counts[relay_id] = counts.get(relay_id, 0) + 1
+        return counts
+
+    async def forget(self, session_id: str) -> None:
+        """Drop an ended session's placement."""
+        await self._redis.hdel(PLACEMENT_KEY, session_id)
 
     async def sessions_on(self, relay_id: str) -> list[str]:
         """Return the sessions placed on a relay."""
@@ -205,15 +235,35 @@ class RelayRegistry:
         return lost
 
 
+class ForgetOnEnd:
+    """A media lifecycle that also frees an ended session's placement in the registry."""
+
+    def __init__(self, inner: MediaLifecycle, registry: RelayRegistry) -> None:
+        self._inner = inner
+        self._registry = registry
+
+    async def drop(self, member_id: str) -> None:
+        """Disconnect one member's media."""
+        await self._inner.drop(member_id)
+
+    async def end(self, session_id: str) -> None:
+        """Disconnect a session's media and forget where it was placed."""
+        await self._inner.end(session_id)
+        try:
+            await self._registry.forget(session_id)
+        except Exception as exc:  # Redis down: a stale entry only weighs on the next choice
+            log.warning("Placement not freed (%s)", type(exc).__name__)
+
+
 class RelayMonitor:
-    """Keep this node's relay in the registry and report the sessions of relays that die."""
+    """Keep this process's relay (if any) in the registry; report the sessions of dead relays."""
 
     def __init__(
         self,
         registry: RelayRegistry,
         relay_id: str,
         url: str,
-        load: Callable[[], RelayLoad],
+        load: Callable[[], RelayLoad] | None,
         on_lost: Callable[[str, RelayInfo], Awaitable[None]],
         *,
         heartbeat_s: float = HEARTBEAT_S,
@@ -229,11 +279,13 @@ class RelayMonitor:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        """Start reporting and sweeping."""
+        """Start reporting (when this process has a relay) and sweeping."""
         self._tasks = [
-            asyncio.create_task(self._every(self._heartbeat_s, self._beat), name="relay-beat"),
-            asyncio.create_task(self._every(self._sweep_s, self._sweep), name="relay-sweep"),
+            asyncio.create_task(self._every(self._sweep_s, self._sweep), name="relay-sweep")
         ]
+        if self._load is not None:
+            beat = self._every(self._heartbeat_s, self._beat)
+            self._tasks.append(asyncio.create_task(beat, name="relay-beat"))
 
     async def stop(self, *, leave: bool = True) -> None:
         """Stop; with ``leave``, take this relay out of the registry at once."""
@@ -243,13 +295,22 @@ class RelayMonitor:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        if leave:
+        if leave and self._load is not None:
             with contextlib.suppress(Exception):
                 await self.registry.leave(self.relay_id)
 
     async def _beat(self) -> None:
+        if self._load is None:
+            return
         load = self._load()
-        await self.registry.heartbeat(self.relay_id, self._url, load.peers, load.capacity)
+        await self.registry.heartbeat(
+            self.relay_id,
+            self._url,
+            load.peers,
+            load.capacity,
+            sessions=len(load.sessions),
+            cpu_s=load.cpu_s,
+        )
         await self.registry.host(self.relay_id, list(load.sessions))
 
     async def _sweep(self) -> None:

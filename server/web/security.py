@@ -26,7 +26,7 @@ def content_security_policy(config: Config) -> str:
             "style-src 'self'",
             "img-src 'self' data: blob:",
             "media-src 'self' blob:",
-            "connect-src 'self'",
+            " ".join(["connect-src 'self'", *_relay_sources(config)]),
             "font-src 'self'",
             "object-src 'none'",
             "base-uri 'none'",
@@ -34,6 +34,16 @@ def content_security_policy(config: Config) -> str:
             f"frame-ancestors {ancestors}",
         ]
     )
+
+
+def _relay_sources(config: Config) -> list[str]:
+    """Return the relay origins, each also as the WebSocket scheme the page connects with."""
+    sources = []
+    for origin in config.relay_origins:
+        ws = "wss://" + origin[len("https://") :] if origin.startswith("https://") else None
+        ws = ws or "ws://" + origin[len("http://") :]
+        sources += [origin, ws]
+    return sources
 
 
 def origin_allowed(config: Config, origin: str | None, host: str | None) -> bool:

@@ -1,4 +1,4 @@
-"""Real WebRTC through the real server: offers over socket.io, the gate closed by a signal."""
+"""Real WebRTC through the real server: offers at the relay, the gate closed by a signal."""
 
 from __future__ import annotations
 
@@ -7,39 +7,18 @@ import hashlib
 import hmac
 import time
 from dataclasses import replace
-from typing import Any
-
-import socketio
 
 from server.config import Config
-from tests.harness import Haven, Inbox, start_haven, stop_haven
+from tests.harness import (
+    Haven,
+    Inbox,
+    MediaOffers,
+    follow_renegotiation,
+    open_media,
+    start_haven,
+    stop_haven,
+)
 from tests.relay.conftest import Browser, wait_for
-
-
-class SocketOffers:
-    """Stands in for the relay inside a test Browser: offers travel over socket.io."""
-
-    def __init__(self, sio: socketio.AsyncClient, namespace: str, session_id: str) -> None:
-        self._sio = sio
-        self._namespace = namespace
-        self._session_id = session_id
-
-    async def offer(self, session_id: str, participant_id: str, sdp: str) -> str:
-        """Send the offer through the server and return its answer."""
-        payload: dict[str, Any] = {"sdp": sdp}
-        if self._namespace == "/console":
-            payload["session_id"] = self._session_id
-        answer = await self._sio.call("offer", payload, namespace=self._namespace, timeout=10)
-        assert answer["ok"], answer
-        return str(answer["sdp"])
-
-
-def _follow_renegotiation(sio: socketio.AsyncClient, namespace: str, browser: Browser) -> None:
-    async def renegotiate(data: Any = None) -> None:
-        browser.add_receivers(1)
-        await browser.negotiate()
-
-    sio.on("renegotiate", renegotiate, namespace=namespace)
 
 
 async def test_call_media_flows_and_a_panic_cuts_it_at_the_relay(haven: Haven) -> None:
@@ -50,21 +29,23 @@ async def test_call_media_flows_and_a_panic_cuts_it_at_the_relay(haven: Haven) -
     joined = await haven.join(created["token"], pin="123456")
     pid = joined["participant_id"]
     client = await haven.client_socket(joined["token"])
-    refused = await client.call("offer", {"sdp": "v=0"}, namespace="/client", timeout=5)
+    refused = await client.call("media", {}, namespace="/client", timeout=5)
     assert refused["ok"] is False and "let in" in refused["error"]  # waiting room: no media
     await staff.call("POST", f"/api/sessions/{session_id}/participants/{pid}/admit")
     console = await staff.console_socket()
+    client_media = await open_media(haven.base, client, "/client")
+    console_media = await open_media(haven.base, console, "/console", session_id)
 
-    ice = await client.call("ice", {}, namespace="/client", timeout=5)
+    ice = await client_media.call("ice", {}, namespace="/media", timeout=5)
     assert ice == {"ok": True, "ice_servers": []}
-    me = Browser(SocketOffers(client, "/client", session_id), session_id, pid)  # type: ignore[arg-type]
+    me = Browser(MediaOffers(client_media), session_id, pid)  # type: ignore[arg-type]
     them = Browser(
-        SocketOffers(console, "/console", session_id),
+        MediaOffers(console_media),
         session_id,
         staff.user["id"],  # type: ignore[arg-type]
     )
-    _follow_renegotiation(client, "/client", me)
-    _follow_renegotiation(console, "/console", them)
+    follow_renegotiation(client_media, me)
+    follow_renegotiation(console_media, them)
     try:
         for browser in (me, them):
             browser.add_media()
@@ -107,15 +88,15 @@ async def test_call_media_flows_and_a_panic_cuts_it_at_the_relay(haven: Haven) -
         await wait_for(
             lambda: any(real for at, real in from_client["video"].frames if at > resumed_at)
         )
-        stats = await console.call(
-            "stats", {"session_id": session_id}, namespace="/console", timeout=5
-        )
+        stats = await console_media.call("stats", {}, namespace="/media", timeout=5)
         assert stats["ok"] and pid in stats["stats"]
+        refused = await client_media.call("stats", {}, namespace="/media", timeout=5)
+        assert refused["ok"] is False  # a client's ticket does not show the session's figures
     finally:
         await me.close()
         await them.close()
-        await client.disconnect()
-        await console.disconnect()
+        for sio in (client_media, console_media, client, console):
+            await sio.disconnect()
 
 
 async def test_ice_servers_carry_time_limited_turn_credentials(config: Config) -> None:
@@ -126,8 +107,11 @@ async def test_ice_servers_carry_time_limited_turn_credentials(config: Config) -
         staff = await haven.staff()
         session_id = await haven.new_session(staff)
         joined = await haven.join((await haven.invite(staff, session_id))["token"])
+        pid = joined["participant_id"]
+        await staff.call("POST", f"/api/sessions/{session_id}/participants/{pid}/admit")
         client = await haven.client_socket(joined["token"])
-        ice = await client.call("ice", {}, namespace="/client", timeout=5)
+        media = await open_media(haven.base, client, "/client")
+        ice = await media.call("ice", {}, namespace="/media", timeout=5)
         stun, turn = ice["ice_servers"]
         assert stun == {"urls": "stun:turn.example.org:3478"}
         expiry, member = turn["username"].split(":")
@@ -135,6 +119,7 @@ async def test_ice_servers_carry_time_limited_turn_credentials(config: Config) -
         assert 3500 < int(expiry) - time.time() <= 3600
         digest = hmac.new(b"s3cret", turn["username"].encode(), hashlib.sha1).digest()
         assert turn["credential"] == base64.b64encode(digest).decode()
+        await media.disconnect()
         await client.disconnect()
     finally:
         await stop_haven(haven)

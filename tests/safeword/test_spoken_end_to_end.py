@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import wave
+from dataclasses import dataclass
 from pathlib import Path
 
 import socketio
@@ -14,7 +15,7 @@ from server.models import PhraseCalibration
 from server.safeword.opus import WavAudioTrack
 from server.spoken import phrase_key
 from server.web.keys import SPOKEN
-from tests.harness import Haven, Inbox, Staff
+from tests.harness import Haven, Inbox, Staff, open_media
 
 PHRASE = "blue umbrella"
 WITH_PHRASE = "Yesterday I walked to the market with a blue umbrella and bought some bread."
@@ -35,27 +36,41 @@ def _wav(pcm: bytes, path: Path) -> Path:
 
 async def _speaking_client(
     haven: Haven, staff: Staff, session_id: str, wav: Path, *, opt_in: bool
-) -> tuple[dict[str, str], object, RTCPeerConnection]:
+) -> tuple[dict[str, str], object, Player]:
     invite = await haven.invite(staff, session_id, spoken_phrase=PHRASE, spoken_opt_in=opt_in)
     joined = await haven.join(invite["token"])
     await staff.call(
         "POST", f"/api/sessions/{session_id}/participants/{joined['participant_id']}/admit"
     )
     sio = await haven.client_socket(joined["token"])
-    return joined, sio, await _play(sio, wav)
+    return joined, sio, await _play(haven, sio, wav)
 
 
-async def _play(sio: socketio.AsyncClient, wav: Path) -> RTCPeerConnection:
+@dataclass
+class Player:
+    """An aiortc peer playing a WAV file as its microphone, and its media connection."""
+
+    pc: RTCPeerConnection
+    media: socketio.AsyncClient
+
+    async def close(self) -> None:
+        """Close the peer connection and the media connection."""
+        await self.pc.close()
+        await self.media.disconnect()
+
+
+async def _play(haven: Haven, sio: socketio.AsyncClient, wav: Path) -> Player:
     """Connect an aiortc peer through the server that plays ``wav`` as its microphone."""
+    media = await open_media(haven.base, sio, "/client")
     pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
     pc.addTransceiver(WavAudioTrack(wav, tail_seconds=1.5), direction="sendonly")
     await pc.setLocalDescription(await pc.createOffer())
-    answer = await sio.call(
-        "offer", {"sdp": pc.localDescription.sdp}, namespace="/client", timeout=10
+    answer = await media.call(
+        "offer", {"sdp": pc.localDescription.sdp}, namespace="/media", timeout=10
     )
     assert answer["ok"], answer
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
-    return pc
+    return Player(pc, media)
 
 
 async def _calibrated(haven: Haven) -> None:
@@ -174,11 +189,12 @@ async def test_practice_mode_hears_the_phrase_and_alerts_nobody(
     assert await haven.app[SPOKEN].listen(participant, stored_invite)
     sio = await haven.client_socket(joined["token"])
     client_inbox = Inbox(sio, "/client", "practice_heard")
-    assert (await sio.call("practice_phrase", {"on": True}, namespace="/client", timeout=5)) == {
+    media = await open_media(haven.base, sio, "/client")
+    assert (await media.call("practice_phrase", {"on": True}, namespace="/media", timeout=5)) == {
         "ok": True,
         "listening": True,
     }
-    pc = await _play(sio, wav)
+    pc = await _play(haven, sio, wav)
     try:
         await client_inbox.next("practice_heard", timeout=30)
         heard = await staff_inbox.next("practice_heard")
@@ -188,5 +204,6 @@ async def test_practice_mode_hears_the_phrase_and_alerts_nobody(
         assert staff_inbox.items["alert"] == []
     finally:
         await pc.close()
+        await media.disconnect()
         await sio.disconnect()
         await console.disconnect()

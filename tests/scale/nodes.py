@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import re
+import secrets
 import shutil
 import signal
 import sys
@@ -75,6 +76,7 @@ class Cluster:
     workdir: Path
     database_url: str
     redis_url: str = ""
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     nodes: list[Node] = field(default_factory=list)
     http: list[aiohttp.ClientSession] = field(default_factory=list)
     sockets: list[socketio.AsyncClient] = field(default_factory=list)
@@ -117,6 +119,7 @@ class Cluster:
             "HAVEN_DEMO": "0",
             "HAVEN_LOG_FORMAT": "json",
             "HAVEN_ESCALATE_AFTER_S": "600",
+            "HAVEN_CLUSTER_SECRET": self.secret,
             **env,
         }
         proc = await asyncio.create_subprocess_exec(
@@ -142,6 +145,12 @@ class Cluster:
         except TimeoutError:
             raise AssertionError(f"{name} did not start:\n{node.log()}") from None
         return node
+
+    async def start_relay(self, name: str) -> Node:
+        """Start a relay process (role relay) that registers itself in the cluster's Redis."""
+        return await self.start_node(
+            name, HAVEN_ROLE="relay", HAVEN_ALLOWED_ORIGINS="https://haven.example.org"
+        )
 
     async def sign_in(self, node: Node, email: str) -> Staff:
         """Sign a staff account in on ``node`` and return its console helper."""

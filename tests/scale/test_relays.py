@@ -117,3 +117,30 @@ async def test_facilitators_are_told_within_ten_seconds_of_a_relay_dying(
         assert told.empty()
     finally:
         await survivor.stop()
+
+
+async def test_new_sessions_spread_over_idle_relays_and_ended_ones_are_forgotten(
+    redis_client: aioredis.Redis,
+) -> None:
+    """With no peers anywhere yet, each new session goes to the relay with fewest sessions."""
+    registry = RelayRegistry(redis_client)
+    await registry.heartbeat("r1", "https://n1", peers=0, max_peers=50)
+    await registry.heartbeat("r2", "https://n2", peers=0, max_peers=50)
+    placed = [await registry.place(s) for s in ("s1", "s2", "s3", "s4")]
+    assert sorted(p.id for p in placed if p is not None) == ["r1", "r1", "r2", "r2"]
+    await registry.forget("s1")
+    await registry.forget("s3")
+    assert await registry.sessions_on("r1") == []
+    assert await registry.sessions_on("r2") == ["s2", "s4"]
+
+
+async def test_a_relay_coming_back_does_not_pull_sessions_back(
+    redis_client: aioredis.Redis,
+) -> None:
+    """A relay's report of what it carries fills gaps but never moves a placed session."""
+    registry = RelayRegistry(redis_client)
+    await registry.heartbeat("r2", "https://n2", peers=0, max_peers=50)
+    assert (await registry.place("s1")).id == "r2"  # type: ignore[union-attr]
+    await registry.host("r1", ["s1", "s9"])
+    assert await registry.sessions_on("r2") == ["s1"]
+    assert await registry.sessions_on("r1") == ["s9"]
