@@ -251,14 +251,14 @@ class Safety:
         signal = Signal(f"fac_{secrets.token_urlsafe(12)}", "facilitator_pause", "facilitator", now)
         return await self._apply(subject, signal, "console", (), now, actor=f"user:{user.id}")
 
-    async def chat(self, subject: Subject, text: object, message_id: object) -> bool:
-        """Check a chat message for the client's typed safe word; True if it was the safe word."""
+    async def chat(self, subject: Subject, text: object, message_id: object) -> str | None:
+        """Return the text to relay, or None: it held the safe word and is now a panic signal."""
         body = clean_text(text, field="The message", max_len=2000, allow_empty=False)
         if not subject.invite.safe_word or not matches_safe_word(body, subject.invite.safe_word):
-            return False
+            return body
         raw = {"id": message_id, "kind": "panic", "source": "typed"}
         await self.receive(subject, raw, "chat")
-        return True
+        return None
 
     async def _check_resume(self, subject: Subject, signal: Signal, pin: str | None) -> Signal:
         """Turn a resume into a duress resume if the duress PIN was given; refuse a wrong PIN."""

@@ -89,7 +89,7 @@ async def typed(request: web.Request) -> web.Response:
     safety = request.app[SAFETY]
     subject = await safety.subject_for_token(body.get("token"))
     # Never relayed, never stored unless it is the safe word (then it is a signal, not text).
-    paused = await safety.chat(subject, body.get("text"), body.get("id"))
+    paused = await safety.chat(subject, body.get("text"), body.get("id")) is None
     return web.json_response({"ok": True, "paused": paused})
 
 
