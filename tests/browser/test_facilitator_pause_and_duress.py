@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from playwright.async_api import BrowserContext, expect
 
+from server.web.keys import HUB
 from tests.browser.conftest import DESK, check
 from tests.browser.flows import admit_all, sign_in, walk_to_waiting_room
 from tests.harness import TIMEOUT, Haven
@@ -58,3 +59,23 @@ async def test_console_pause_then_duress_resume_looks_normal_and_escalates(
     resumed = [e.payload for e in events if e.type == "participant.resumed"]
     assert resumed == [{"participant": resumed[0]["participant"], "duress": True}]
     await check(client, "client-after-duress-resume")
+
+
+async def test_console_says_plainly_when_the_sessions_relay_stops(
+    web: Haven, contexts: NewContext
+) -> None:
+    """relay_lost (as a signalling node sends it) shows a polite status line on the console."""
+    staff = await web.staff(email="relay@example.org")
+    session_id = await web.new_session(staff)
+    console = await (await contexts(DESK)).new_page()
+    await sign_in(console, web.base, f"/console?session={session_id}", "relay@example.org")
+    status = console.locator(".js-relay-status")
+    await expect(status).to_be_hidden()
+    sio = await staff.console_socket()
+    ack = await sio.call("media", {"session_id": session_id}, namespace="/console", timeout=TIMEOUT)
+    await sio.disconnect()
+    lost = {"session_id": session_id, "relay": ack["media"]["relay"]}
+    await web.app[HUB].to_session_staff(session_id, "relay_lost", lost)
+    await expect(status).to_contain_text("Sound and video are reconnecting")
+    await expect(status).to_have_attribute("role", "status")
+    await check(console, "console-relay-lost")
