@@ -283,6 +283,17 @@ def _is_real_frame(frame: Any) -> bool:
     return max(abs(s) for s in samples) > 1000
 
 
+async def real_video_both_ways(
+    a: Browser, a_id: str, b: Browser, b_id: str
+) -> tuple[dict[str, Seen], dict[str, Seen]]:
+    """Wait until each peer decodes real video from the other; return what b saw of a, a of b."""
+    await wait_for(lambda: bool(b.from_participant(a_id)) and bool(a.from_participant(b_id)))
+    from_a, from_b = b.from_participant(a_id), a.from_participant(b_id)
+    await wait_for(lambda: any(real for _, real in from_a["video"].frames))
+    await wait_for(lambda: any(real for _, real in from_b["video"].frames))
+    return from_a, from_b
+
+
 async def wait_for(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
     """Poll-free wait: re-check ``predicate`` whenever any seen record changes."""
     deadline = time.monotonic() + timeout

@@ -18,7 +18,7 @@ from tests.harness import (
     start_haven,
     stop_haven,
 )
-from tests.relay.conftest import Browser, wait_for
+from tests.relay.conftest import Browser, real_video_both_ways, wait_for
 
 
 async def test_call_media_flows_and_a_panic_cuts_it_at_the_relay(haven: Haven) -> None:
@@ -51,13 +51,7 @@ async def test_call_media_flows_and_a_panic_cuts_it_at_the_relay(haven: Haven) -
             browser.add_media()
             browser.add_receivers(1)
             await browser.negotiate()
-        await wait_for(
-            lambda: bool(them.from_participant(pid)) and bool(me.from_participant(staff.user["id"]))
-        )
-        from_client = them.from_participant(pid)
-        to_client = me.from_participant(staff.user["id"])
-        await wait_for(lambda: any(real for _, real in from_client["video"].frames))
-        await wait_for(lambda: any(real for _, real in to_client["video"].frames))
+        from_client, to_client = await real_video_both_ways(me, pid, them, staff.user["id"])
 
         paused = Inbox(client, "/client", "paused")
         ack = await client.call(

@@ -12,7 +12,7 @@ from redis import asyncio as aioredis
 
 from server.scale.relays import RelayInfo, RelayRegistry
 from tests.harness import Inbox, MediaOffers, Staff, follow_renegotiation, open_media
-from tests.relay.conftest import Browser, wait_for
+from tests.relay.conftest import Browser, real_video_both_ways, wait_for
 from tests.scale.nodes import Cluster, Node, signal_message
 
 FACILITATOR = "fac@example.org"
@@ -86,13 +86,7 @@ async def test_a_client_on_a_and_the_facilitator_on_b_meet_on_the_sessions_relay
     me = await _browser(client_media, first, pid, send=True)
     them = await _browser(console_media, first, staff.user["id"], send=True)
     try:
-        await wait_for(
-            lambda: bool(them.from_participant(pid)) and bool(me.from_participant(staff.user["id"]))
-        )
-        from_client = them.from_participant(pid)
-        to_client = me.from_participant(staff.user["id"])
-        await wait_for(lambda: any(real for _, real in from_client["video"].frames))
-        await wait_for(lambda: any(real for _, real in to_client["video"].frames))
+        await real_video_both_ways(me, pid, them, staff.user["id"])
         stats = await console_media.call("stats", {}, namespace="/media", timeout=5)
         assert stats["ok"] and {pid, staff.user["id"]} <= set(stats["stats"])
         async with aiohttp.ClientSession() as http:
