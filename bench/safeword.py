@@ -3,18 +3,25 @@
 Held-out set: four phrases inside carrier sentences, five flite voices, tempo 0.8x-1.3x, clean and
 mixed with six-talker babble at 20 and 10 dB SNR, all through an Opus round trip; thresholds are
 calibrated on the ``calibration`` bank and false alarms counted on the separate ``heldout`` bank.
+Each test sentence follows two ordinary sentences by the same speaker (mid-conversation, as a
+monitor that runs through a session hears it); the cold start (the phrase in the first sentence a
+fresh monitor hears) is reported as well. ``--dev`` measures other phrases and carrier sentences,
+with thresholds from half of the calibration bank and false alarms on the other half, so that
+choices are made without looking at the held-out set.
 """
 
 from __future__ import annotations
 
 import argparse
 import audioop
+import math
 import os
 import random
 import shutil
 import subprocess
 import tempfile
 import time
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -26,7 +33,7 @@ from server.safeword.calibrate import choose_threshold, scan
 from server.safeword.corpus import template_sentences
 from server.safeword.model import SpeechModel
 from server.safeword.opus import OpusToPcm, encode_opus
-from server.safeword.spotter import SAMPLE_RATE, Scanner, Spotter, SpotterSettings
+from server.safeword.spotter import SAMPLE_RATE, Scanner, Spotter, SpotterRecipe, SpotterSettings
 from signals.spoken_phrase import phrase_words
 
 PHRASES = ("kaleidoscope", "blue umbrella", "purple armadillo", "velvet hurricane")
@@ -36,10 +43,19 @@ CARRIERS = (
     ("Honestly, I never really liked that", "very much at all."),
     ("My neighbour bought a", "for her grandson yesterday."),
 )
+DEV_PHRASES = ("saxophone", "silver pelican", "lavender tortoise", "crimson lighthouse")
+DEV_CARRIERS = (
+    ("I was sure I had put the", "back on the shelf this morning."),
+    ("Nobody at work believed me about the", "until they saw it."),
+    ("We could hardly hear the", "over all the noise outside."),
+    ("He keeps a little", "on the windowsill in the kitchen."),
+)
 VOICES = ("awb", "rms", "slt", "kal16", "kal")
 TEMPOS = (0.8, 0.9, 1.0, 1.15, 1.3)
 CONDITIONS = (("clean", None), ("babble_20db", 20.0), ("babble_10db", 10.0))
 CHUNK = 640  # 20 ms of 16 kHz s16, one Opus packet
+WARM_SENTENCES = 2  # ordinary sentences by the same speaker before each test sentence
+HELDOUT_HOURS = 7.6  # x 4 phrases = 30 phrase-hours of negative speech
 
 
 @dataclass(frozen=True)
@@ -50,7 +66,16 @@ class Positive:
     voice: str
     tempo: float
     pcm: bytes
+    start: float
+    """Seconds of the same speaker's ordinary speech before the test sentence."""
     phrase_end: float
+    """Seconds from the start of ``pcm`` to the end of the phrase."""
+
+    @property
+    def cold(self) -> Positive:
+        """The test sentence alone, as a monitor that has just started hears it."""
+        cut = round(self.start * SAMPLE_RATE) * 2
+        return replace(self, pcm=self.pcm[cut:], start=0.0, phrase_end=self.phrase_end - self.start)
 
 
 @dataclass(frozen=True)
@@ -63,50 +88,67 @@ class Variant:
 
 
 def main(argv: list[str]) -> int:
-    """Run the benchmark; ``--quick`` uses a sixth of the banks and fewer sentences."""
+    """Run the benchmark; ``--quick`` uses fewer sentences and a slice of each bank."""
     parser = argparse.ArgumentParser(prog="python -m bench safeword")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--dev",
+        action="store_true",
+        help="development set: other phrases and sentences, calibration bank only",
+    )
     parser.add_argument(
         "--all-pronunciations",
         action="store_true",
         help="also evaluate spotting every dictionary pronunciation (doubles the run time)",
     )
     parser.add_argument(
-        "--thresholds",
+        "--phone-loop",
         type=lambda text: [float(x) for x in text.split(",")],
-        help="skip calibration and false alarms; stream the positives at these thresholds",
+        default=[],
+        help="also evaluate these phone-loop probabilities (kws_plp; default 0.1)",
     )
     args = parser.parse_args(argv)
     started = time.monotonic()
+    phrases, carriers = (DEV_PHRASES, DEV_CARRIERS) if args.dev else (PHRASES, CARRIERS)
     model = SpeechModel.bundled()
     pronunciations = model.load_pronunciations()
     with tempfile.TemporaryDirectory(prefix="haven-bench-") as tmp:
-        positives = make_positives(Path(tmp), args.quick)
+        positives = make_positives(Path(tmp), args.quick, phrases, carriers)
         babble = make_babble(Path(tmp), 60.0)
     conditions = {name: mix_all(positives, babble, snr) for name, snr in CONDITIONS}
     conditions = {name: [opus_round_trip(p) for p in ps] for name, ps in conditions.items()}
 
-    if args.thresholds:
-        return streaming_only(conditions, args.thresholds, pronunciations, model)
     root = bank_root(os.environ)
     calibration = build_bank(root / "calibration", BankSpec(1, 2.05))
-    heldout = build_bank(root / "heldout", BankSpec(2, 2.05))
+    if args.dev:
+        negatives = _slice(calibration, 1, 2)
+        calibration = _slice(calibration, 0, 2)
+    else:
+        negatives = build_bank(root / "heldout", BankSpec(2, HELDOUT_HOURS))
     if args.quick:
-        calibration = SpeechBank(calibration.directory, calibration.utterances[::6])
-        heldout = SpeechBank(heldout.directory, heldout.utterances[::6])
+        calibration = _slice(calibration, 0, 2)
+        negatives = _slice(negatives, 0, 12)
     variants = [Variant("main pronunciation", SpotterSettings())]
     if args.all_pronunciations:
         variants.append(Variant("all pronunciations", SpotterSettings(all_pronunciations=True)))
+    variants += [
+        Variant(f"phone loop {plp:g}", SpotterSettings(phone_loop=plp)) for plp in args.phone_loop
+    ]
     rows, results = [], {}
     for variant in variants:
-        result = evaluate(variant, calibration, heldout, conditions, pronunciations, model)
+        result = evaluate(
+            variant, phrases, calibration, negatives, conditions, pronunciations, model
+        )
         results[variant.name] = result
         rows += result["rows"]
+    negative_hours = negatives.hours * len(phrases)
     print_table(
-        f"Spoken safe word: {len(positives)} sentences per condition, "
-        f"{heldout.hours:.2f} h held-out negatives x {len(PHRASES)} phrases, "
-        f"thresholds from {calibration.hours:.2f} h calibration bank",
-        ["variant", "margin", "clean", "babble 20 dB", "babble 10 dB", "FA/h", "FA count"],
+        f"Spoken safe word{' (DEV SET)' if args.dev else ''}: {len(positives)} sentences per "
+        f"condition, whole-utterance scores after two sentences by the same speaker; "
+        f"{negatives.hours:.2f} h negatives x {len(phrases)} phrases = {negative_hours:.1f} "
+        f"phrase-hours; thresholds from {calibration.hours:.2f} h calibration bank",
+        ["variant", "margin", "clean", "babble 20 dB", "babble 10 dB", "FA/h", "FA count",
+         "FA/h 95% upper"],
         rows,
     )
     main_result = results[variants[0].name]
@@ -116,106 +158,104 @@ def main(argv: list[str]) -> int:
         ["phrase", "threshold", "best FA on calibration bank", "clean", "babble 10 dB"],
         main_result["per_phrase"],
     )
-    latency_rows, latency, streamed = [], {}, {}
-    for delay in (10, 3):
-        settings = SpotterSettings(kws_delay=delay)
-        lat, rates = stream_latency(conditions, thresholds, settings, pronunciations, model)
-        latency[delay], streamed[delay] = lat, rates
-        latency_rows.append(
+    runs = {
+        "mid-conversation, kws_delay 10": (conditions, SpotterSettings(kws_delay=10)),
+        "mid-conversation, kws_delay 3": (conditions, SpotterSettings(kws_delay=3)),
+        "cold start, kws_delay 10": (
+            {n: [p.cold for p in ps] for n, ps in conditions.items()},
+            SpotterSettings(kws_delay=10),
+        ),
+        "cold start, old CMN start 40,3,-1": (
+            {n: [p.cold for p in ps] for n, ps in conditions.items()},
+            SpotterSettings(kws_delay=10, cmninit="40,3,-1"),
+        ),
+    }
+    streamed: dict[str, tuple[list[float], dict[str, float], int]] = {}
+    for name, (positives_by_condition, settings) in runs.items():
+        streamed[name] = stream_latency(
+            positives_by_condition, phrases, thresholds, settings, pronunciations, model
+        )
+    print_table(
+        "Streaming in 20 ms packets as deployed (main pronunciation, margin 5): detection, "
+        "end of phrase to detection in audio time, and false alarms in the lead-in sentences "
+        f"({sum(p.start for ps in conditions.values() for p in ps) / 3600:.2f} h of speech)",
+        ["run", "clean", "babble 20 dB", "babble 10 dB", "p50 ms", "p95 ms", "lead-in FA"],
+        [
             [
-                delay,
+                name,
                 f"{rates['clean']:.1%}",
                 f"{rates['babble_20db']:.1%}",
                 f"{rates['babble_10db']:.1%}",
                 percentile(lat, 50) * 1000,
                 percentile(lat, 95) * 1000,
+                early,
             ]
-        )
-    print_table(
-        "Streaming in 20 ms packets as deployed (main pronunciation, margin 5): detection, and "
-        "end of phrase to detection in audio time",
-        ["kws_delay", "clean", "babble 20 dB", "babble 10 dB", "p50 ms", "p95 ms"],
-        latency_rows,
+            for name, (lat, rates, early) in streamed.items()
+        ],
     )
-    rtf = real_time_factor(heldout, pronunciations, model)
+    rtf = real_time_factor(negatives, phrases, pronunciations, model)
     print_table(
-        "Cost per stream (Opus decode + resample + spotting, one thread)",
-        ["real-time factor", "streams per core", "bench seconds"],
+        "Cost per stream (Opus decode + resample + spotting, CPU time of one thread)",
+        ["real-time factor", "streams per core", "bench seconds so far"],
         [[f"{rtf:.4f}", f"{1 / rtf:.1f}", f"{time.monotonic() - started:.0f}"]],
     )
-    lag_rows = [[n, *loop_lag(heldout, pronunciations, model, n)] for n in (1, 10, 20)]
+    lag_rows = [
+        [mode, n, *loop_lag(negatives, phrases, pronunciations, model, n, mode == "processes")]
+        for mode in ("threads", "processes")
+        for n in ((20, 40) if args.quick else (20, 40, 60))
+    ]
     print_table(
-        "Event loop while N monitors are fed in real time (SpottingPool of 2 threads)",
-        ["streams", "loop lag p50 ms", "loop lag p99 ms", "backlog after feeding s"],
+        f"Event loop while N monitors are fed in real time (SpottingPool of 2 lanes; "
+        f"{os.cpu_count()} cores shared with everything else on this machine)",
+        ["pool", "streams", "loop lag p50 ms", "loop lag p99 ms", "backlog after feeding s"],
         lag_rows,
     )
-    detect = streamed[10]
+    lat, detect, _ = streamed["mid-conversation, kws_delay 10"]
+    cold = streamed["cold start, kws_delay 10"][1]
+    false_alarms = main_result["fa_count"][5.0]
     print_figures(
         {
             "quick": args.quick,
+            "dev": args.dev,
             "detect_clean": round(detect["clean"], 4),
             "detect_babble_20db": round(detect["babble_20db"], 4),
             "detect_babble_10db": round(detect["babble_10db"], 4),
-            "false_alarms_per_hour": round(main_result["fa_per_hour"][5.0], 4),
-            "latency_p50_ms": round(percentile(latency[10], 50) * 1000, 1),
-            "latency_p95_ms": round(percentile(latency[10], 95) * 1000, 1),
-            "real_time_factor": round(rtf, 5),
-            "streams_per_core": round(1 / rtf, 1),
-            "negative_hours": round(heldout.hours * len(PHRASES), 2),
-        }
-    )
-    return 0
-
-
-def streaming_only(
-    conditions: dict[str, list[Positive]],
-    thresholds: list[float],
-    pronunciations: dict[str, list[tuple[str, ...]]],
-    model: SpeechModel,
-) -> int:
-    """Report streamed detection and latency at given thresholds (no false-alarm figures)."""
-    rows, lat, rates = [], [], {}
-    for index, phrase in enumerate(PHRASES):
-        subset = {n: [p for p in ps if p.phrase == index] for n, ps in conditions.items()}
-        settings = SpotterSettings()
-        lat_i, rates_i = stream_latency(subset, thresholds, settings, pronunciations, model)
-        lat += lat_i
-        for name, rate in rates_i.items():
-            rates[name] = rates.get(name, 0.0) + rate / len(PHRASES)
-        rows.append([phrase, thresholds[index], *(f"{rates_i[n]:.1%}" for n, _ in CONDITIONS)])
-    print_table(
-        f"Streaming at given thresholds, {len(conditions['clean'])} sentences per condition",
-        ["phrase", "threshold", *(n for n, _ in CONDITIONS)],
-        rows,
-    )
-    print_table(
-        "All phrases",
-        ["clean", "babble 20 dB", "babble 10 dB", "p50 ms", "p95 ms"],
-        [
-            [
-                f"{rates['clean']:.1%}",
-                f"{rates['babble_20db']:.1%}",
-                f"{rates['babble_10db']:.1%}",
-                percentile(lat, 50) * 1000,
-                percentile(lat, 95) * 1000,
-            ]
-        ],
-    )
-    print_figures(
-        {
-            "detect_clean": round(rates["clean"], 4),
-            "detect_babble_20db": round(rates["babble_20db"], 4),
-            "detect_babble_10db": round(rates["babble_10db"], 4),
+            "detect_clean_cold_start": round(cold["clean"], 4),
+            "false_alarms": false_alarms,
+            "false_alarms_per_hour": round(false_alarms / negative_hours, 4),
+            "false_alarms_per_hour_upper_95": round(upper_95(false_alarms) / negative_hours, 4),
+            "negative_hours": round(negative_hours, 2),
             "latency_p50_ms": round(percentile(lat, 50) * 1000, 1),
             "latency_p95_ms": round(percentile(lat, 95) * 1000, 1),
-            "thresholds_given": thresholds,
+            "real_time_factor": round(rtf, 5),
+            "streams_per_core": round(1 / rtf, 1),
+            "bench_seconds": round(time.monotonic() - started),
         }
     )
     return 0
+
+
+def upper_95(count: int) -> float:
+    """Return the one-sided 95 % upper bound on a Poisson mean after observing ``count``."""
+    # Exact (Garwood) bound: the mean at which P(X <= count) = 0.05, found by bisection.
+    low, high = 0.0, 10.0 + 5.0 * count
+    for _ in range(60):
+        mid = (low + high) / 2
+        term, total = math.exp(-mid), 0.0
+        for k in range(count + 1):
+            total += term
+            term *= mid / (k + 1)
+        low, high = (mid, high) if total > 0.05 else (low, mid)
+    return high
+
+
+def _slice(bank: SpeechBank, start: int, step: int) -> SpeechBank:
+    return SpeechBank(bank.directory, bank.utterances[start::step])
 
 
 def evaluate(
     variant: Variant,
+    phrases: Sequence[str],
     calibration: SpeechBank,
     heldout: SpeechBank,
     conditions: dict[str, list[Positive]],
@@ -224,14 +264,14 @@ def evaluate(
 ) -> dict[str, object]:
     """Calibrate, count held-out false alarms and score the positives for one variant."""
     scanning = replace(variant.settings, threshold=-60.0)
-    calib_scores = scan(PHRASES, calibration, pronunciations, model, settings=scanning)
-    fa_scores = scan(PHRASES, heldout, pronunciations, model, settings=scanning)
+    calib_scores = scan(phrases, calibration, pronunciations, model, settings=scanning)
+    fa_scores = scan(phrases, heldout, pronunciations, model, settings=scanning)
     positive_scores = {
-        name: score_positives(ps, scanning, pronunciations, model)
+        name: score_positives(ps, phrases, scanning, pronunciations, model)
         for name, ps in conditions.items()
     }
     rows: list[list[object]] = []
-    thresholds, detect, fa_per_hour, per_phrase = {}, {}, {}, []
+    thresholds, detect, fa_per_hour, fa_count, per_phrase = {}, {}, {}, {}, []
     for margin in (3.0, 4.0, 5.0):
         th = [choose_threshold(s, calibration.hours, margin)[0] for s in calib_scores]
         fas = sum(sum(1 for s in scores if s >= t) for scores, t in zip(fa_scores, th, strict=True))
@@ -245,7 +285,8 @@ def evaluate(
             for name, scores in positive_scores.items()
         }
         thresholds[margin], detect[margin] = th, rates
-        fa_per_hour[margin] = fas / (heldout.hours * len(PHRASES))
+        fa_per_hour[margin] = fas / (heldout.hours * len(phrases))
+        fa_count[margin] = fas
         rows.append(
             [
                 variant.name,
@@ -255,9 +296,10 @@ def evaluate(
                 f"{rates['babble_10db']:.1%}",
                 f"{fa_per_hour[margin]:.3f}",
                 fas,
+                f"{upper_95(fas) / (heldout.hours * len(phrases)):.3f}",
             ]
         )
-    for index, phrase in enumerate(PHRASES):
+    for index, phrase in enumerate(phrases):
 
         def rate(name: str, i: int = index) -> str:
             pairs = [
@@ -283,12 +325,14 @@ def evaluate(
         "thresholds": thresholds,
         "detect": detect,
         "fa_per_hour": fa_per_hour,
+        "fa_count": fa_count,
         "per_phrase": per_phrase,
     }
 
 
 def score_positives(
     positives: Sequence[Positive],
+    phrases: Sequence[str],
     settings: SpotterSettings,
     pronunciations: dict[str, list[tuple[str, ...]]],
     model: SpeechModel,
@@ -296,12 +340,13 @@ def score_positives(
 ) -> list[float | None]:
     """Return each sentence's best score for its own phrase (None if no candidate)."""
     shards = [list(range(i, len(positives), workers)) for i in range(workers)]
-    needed = {w: pronunciations[w] for p in PHRASES for w in phrase_words(p)}
+    needed = {w: pronunciations[w] for p in phrases for w in phrase_words(p)}
     with ProcessPoolExecutor(max_workers=workers) as pool:
         parts = list(
             pool.map(
                 _score_shard,
                 [[positives[i] for i in s] for s in shards],
+                [tuple(phrases)] * workers,
                 [settings] * workers,
                 [needed] * workers,
                 [model] * workers,
@@ -316,77 +361,78 @@ def score_positives(
 
 def _score_shard(
     positives: list[Positive],
+    phrases: tuple[str, ...],
     settings: SpotterSettings,
     pronunciations: dict[str, list[tuple[str, ...]]],
     model: SpeechModel,
 ) -> list[float | None]:
-    scanner = Scanner([phrase_words(p) for p in PHRASES], pronunciations, model, settings)
-    return [scanner.best_scores(p.pcm)[p.phrase] for p in positives]
+    scanner = Scanner([phrase_words(p) for p in phrases], pronunciations, model, settings)
+    scores = []
+    for positive in positives:
+        cut = round(positive.start * SAMPLE_RATE) * 2
+        scanner.best_scores(positive.pcm[:cut])  # the speaker's lead-in adapts the CMN
+        scores.append(scanner.best_scores(positive.pcm[cut:])[positive.phrase])
+    return scores
 
 
 def stream_latency(
     conditions: dict[str, list[Positive]],
+    phrases: Sequence[str],
     thresholds: list[float],
     settings: SpotterSettings,
     pronunciations: dict[str, list[tuple[str, ...]]],
     model: SpeechModel,
-) -> tuple[list[float], dict[str, float]]:
-    """Stream every positive in 20 ms packets at its threshold; return latencies and rates."""
+) -> tuple[list[float], dict[str, float], int]:
+    """Stream every positive in 20 ms packets; return latencies, rates and lead-in detections."""
     jobs = [(name, p) for name, ps in conditions.items() for p in ps]
-    needed = {w: pronunciations[w] for p in PHRASES for w in phrase_words(p)}
+    needed = {w: pronunciations[w] for p in phrases for w in phrase_words(p)}
+    recipes = [
+        SpotterRecipe.of(phrase_words(phrase), needed, model, replace(settings, threshold=th))
+        for phrase, th in zip(phrases, thresholds, strict=True)
+    ]
     with ProcessPoolExecutor(max_workers=2) as pool:
         outcomes = list(
             pool.map(
                 _stream_one,
                 [p for _, p in jobs],
-                [thresholds] * len(jobs),
-                [settings] * len(jobs),
-                [needed] * len(jobs),
-                [model] * len(jobs),
+                [recipes[p.phrase] for _, p in jobs],
                 chunksize=20,
             )
         )
-    latencies = [lat for lat in outcomes if lat is not None]
+    latencies = [lat for lat, _ in outcomes if lat is not None]
     rates = {
         name: sum(
-            1 for (n, _), lat in zip(jobs, outcomes, strict=True) if n == name and lat is not None
+            1 for (n, _), (lat, _) in zip(jobs, outcomes, strict=True)
+            if n == name and lat is not None
         )
         / len(ps)
         for name, ps in conditions.items()
     }
-    return latencies, rates
+    return latencies, rates, sum(early for _, early in outcomes)
 
 
-def _stream_one(
-    positive: Positive,
-    thresholds: list[float],
-    settings: SpotterSettings,
-    pronunciations: dict[str, list[tuple[str, ...]]],
-    model: SpeechModel,
-) -> float | None:
-    spotter = Spotter(
-        phrase_words(PHRASES[positive.phrase]),
-        pronunciations,
-        model,
-        replace(settings, threshold=thresholds[positive.phrase]),
-    )
+def _stream_one(positive: Positive, recipe: SpotterRecipe) -> tuple[float | None, int]:
+    """Return (latency or None, detections during the lead-in) for one streamed positive."""
+    spotter = recipe.build()
+    early = 0
     for start in range(0, len(positive.pcm), CHUNK):
         for detection in spotter.process(positive.pcm[start : start + CHUNK]):
-            return max(0.0, detection.at - positive.phrase_end)
-    return None
+            if detection.at <= positive.start:
+                early += 1
+                continue
+            return max(0.0, detection.at - positive.phrase_end), early
+    return None, early
 
 
 def real_time_factor(
-    bank: SpeechBank, pronunciations: dict[str, list[tuple[str, ...]]], model: SpeechModel
+    bank: SpeechBank,
+    phrases: Sequence[str],
+    pronunciations: dict[str, list[tuple[str, ...]]],
+    model: SpeechModel,
 ) -> float:
     """Return CPU seconds per audio second of the full per-stream path on 60 s of speech."""
-    pcm = b""
-    for utterance in bank.utterances:
-        pcm += bank.pcm(utterance)
-        if len(pcm) >= 60 * SAMPLE_RATE * 2:
-            break
-    packets = encode_opus(pcm, SAMPLE_RATE)
-    spotter = Spotter(phrase_words(PHRASES[0]), pronunciations, model, SpotterSettings())
+    packets = encode_opus(_speech(bank, 60.0), SAMPLE_RATE)
+    spotter = Spotter(phrase_words(phrases[0]), pronunciations, model, SpotterSettings())
     decoder = OpusToPcm()
     started = time.thread_time()
     for packet in packets:
@@ -394,33 +440,58 @@ def real_time_factor(
     return (time.thread_time() - started) / (len(packets) * 0.02)
 
 
-def make_positives(directory: Path, quick: bool) -> list[Positive]:
+def _speech(bank: SpeechBank, seconds: float) -> bytes:
+    pcm = b""
+    for utterance in bank.utterances:
+        pcm += bank.pcm(utterance)
+        if len(pcm) >= seconds * SAMPLE_RATE * 2:
+            break
+    return pcm
+
+
+def make_positives(
+    directory: Path, quick: bool, phrases: Sequence[str], carriers: Sequence[tuple[str, str]]
+) -> list[Positive]:
     """Synthesise every phrase in carrier sentences by each voice at each tempo."""
     tempos = (0.8, 1.0, 1.3) if quick else TEMPOS
     plans = []
-    for phrase_index, phrase in enumerate(PHRASES):
+    for phrase_index, phrase in enumerate(phrases):
         for voice_index, voice in enumerate(VOICES):
             for tempo_index, tempo in enumerate(tempos):
                 count = 1 if quick else 2
                 for k in range(count):
-                    carrier = CARRIERS[(voice_index + tempo_index + 2 * k) % len(CARRIERS)]
-                    plans.append((phrase_index, phrase, voice, tempo, carrier))
+                    carrier = (voice_index + tempo_index + 2 * k) % len(carriers)
+                    plans.append((phrase_index, phrase, voice, tempo, carriers[carrier], carrier))
     with ThreadPoolExecutor(max_workers=2) as pool:
         return list(pool.map(lambda plan: _positive(directory, *plan), plans))
 
 
 def _positive(
-    directory: Path, index: int, phrase: str, voice: str, tempo: float, carrier: tuple[str, str]
+    directory: Path,
+    index: int,
+    phrase: str,
+    voice: str,
+    tempo: float,
+    carrier: tuple[str, str],
+    carrier_index: int,
 ) -> Positive:
-    stem = f"{index}-{voice}-{tempo}-{CARRIERS.index(carrier)}"
+    stem = f"{index}-{voice}-{tempo}-{carrier_index}"
     first, second = directory / f"{stem}-a.raw", directory / f"{stem}-b.raw"
     synthesise(f"{carrier[0]} {phrase}", voice, tempo, 0, first)
     synthesise(carrier[1], voice, tempo, 0, second)
+    lead_in = b""
+    sentences = template_sentences(zlib.crc32(stem.encode()))
+    for _ in range(WARM_SENTENCES):
+        synthesise(next(sentences), voice, tempo, 0, first.with_suffix(".warm"))
+        lead_in += first.with_suffix(".warm").read_bytes()
     head = _trim_end(first.read_bytes())
     lead = b"\0" * int(0.3 * SAMPLE_RATE) * 2
     gap = b"\0" * int(0.15 * SAMPLE_RATE) * 2
-    pcm = lead + head + gap + second.read_bytes() + gap
-    return Positive(index, voice, tempo, pcm, (len(lead) + len(head)) / 2 / SAMPLE_RATE)
+    pcm = lead_in + lead + head + gap + second.read_bytes() + gap
+    start = len(lead_in) / 2 / SAMPLE_RATE
+    return Positive(
+        index, voice, tempo, pcm, start, (len(lead_in) + len(lead) + len(head)) / 2 / SAMPLE_RATE
+    )
 
 
 def _trim_end(pcm: bytes, level: int = 300) -> bytes:
@@ -483,9 +554,11 @@ def opus_round_trip(positive: Positive) -> Positive:
 
 def loop_lag(
     bank: SpeechBank,
+    phrases: Sequence[str],
     pronunciations: dict[str, list[tuple[str, ...]]],
     model: SpeechModel,
     streams: int,
+    processes: bool,
     seconds: float = 10.0,
 ) -> tuple[float, float, float]:
     """Feed ``streams`` monitors in real time; return loop lag p50/p99 (ms) and backlog (s)."""
@@ -494,23 +567,14 @@ def loop_lag(
     from server.safeword.monitor import SpokenMonitor
     from server.safeword.pool import SpottingPool
 
-    pcm = b""
-    for utterance in bank.utterances:
-        pcm += bank.pcm(utterance)
-        if len(pcm) >= seconds * SAMPLE_RATE * 2:
-            break
-    packets = encode_opus(pcm, SAMPLE_RATE)[: int(seconds / 0.02)]
+    packets = encode_opus(_speech(bank, seconds), SAMPLE_RATE)[: int(seconds / 0.02)]
+    recipe = SpotterRecipe.of(phrase_words(phrases[0]), pronunciations, model)
 
     async def run() -> tuple[float, float, float]:
-        pool = SpottingPool(2)
-        monitors = [
-            SpokenMonitor(
-                Spotter(phrase_words(PHRASES[0]), pronunciations, model),
-                pool,
-                lambda score, at: None,
-            )
-            for _ in range(streams)
-        ]
+        pool = SpottingPool(2, processes=processes)
+        monitors = [SpokenMonitor(recipe, pool, lambda score, at: None) for _ in range(streams)]
+        # A first flush waits for the worker processes to start and build every spotter.
+        await asyncio.gather(*(m.flush() for m in monitors))
         loop = asyncio.get_running_loop()
         lags: list[float] = []
 

@@ -8,7 +8,7 @@ from server.safeword.model import SpeechModel, load_common_words
 from server.safeword.monitor import OnDetect, SpokenMonitor
 from server.safeword.pool import SpottingPool
 from server.safeword.service import SafeWordService
-from server.safeword.spotter import Detection, Spotter, SpotterSettings
+from server.safeword.spotter import Detection, Spotter, SpotterRecipe, SpotterSettings
 
 __all__ = [
     "Calibration",
@@ -19,6 +19,7 @@ __all__ = [
     "SpeechModel",
     "SpokenMonitor",
     "Spotter",
+    "SpotterRecipe",
     "SpotterSettings",
     "SpottingPool",
     "bank_root",

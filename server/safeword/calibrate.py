@@ -56,7 +56,9 @@ def scan(
     """Return, per phrase, the best score of every bank sentence that came close to it."""
     word_lists = [phrase_words(p) for p in phrases]
     needed = {w: [tuple(x) for x in pronunciations.get(w, ())] for ws in word_lists for w in ws}
-    shards = [bank.utterances[i::workers] for i in range(workers)]
+    # Each shard hears one voice at a time, as a client's monitor does, so that live cepstral
+    # mean normalisation has adapted to the speaker the way it has when a session is under way.
+    shards = [sorted(bank.utterances[i::workers], key=_speaker) for i in range(workers)]
     # pocketsphinx 5.1.1 holds the GIL while decoding, so only processes use both cores.
     with ProcessPoolExecutor(max_workers=workers) as pool:
         parts = list(pool.map(
@@ -85,6 +87,10 @@ def _scan_shard(
             if score is not None and f" {' '.join(word_lists[index])} " not in spoken:
                 found[index].append(score)
     return found
+
+
+def _speaker(utterance: Utterance) -> tuple[str, int, float, str]:
+    return utterance.voice, utterance.pitch, utterance.tempo, utterance.file
 
 
 def choose_threshold(

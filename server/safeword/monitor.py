@@ -9,9 +9,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from server.safeword.opus import OpusToPcm
 from server.safeword.pool import SpottingPool
-from server.safeword.spotter import Spotter
+from server.safeword.spotter import SpotterRecipe
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ class SpokenMonitor:
 
     def __init__(
         self,
-        spotter: Spotter,
+        recipe: SpotterRecipe,
         pool: SpottingPool,
         on_detect: OnDetect,
         *,
@@ -37,12 +36,11 @@ class SpokenMonitor:
         clock: Callable[[], float] = time.time,
     ) -> None:
         """Create a monitor; must be called with ``loop`` given or from the event loop."""
-        self._spotter = spotter
         self._pool = pool
+        self._channel = pool.open(recipe)
         self._on_detect = on_detect
         self._loop = loop if loop is not None else asyncio.get_running_loop()
         self._clock = clock
-        self._decoder = OpusToPcm()
         self._queue: deque[bytes | asyncio.Future[None]] = deque()
         self._lock = threading.Lock()
         self._scheduled = False
@@ -57,7 +55,7 @@ class SpokenMonitor:
     @property
     def seconds_decoded(self) -> float:
         """Seconds of audio decoded and spotted so far."""
-        return self._spotter.seconds
+        return self._channel.seconds
 
     def feed(self, payload: bytes, rtp_timestamp: int) -> None:
         """Queue one inbound Opus RTP payload; cheap, safe to call from the packet path."""
@@ -66,7 +64,9 @@ class SpokenMonitor:
             if self._closed:
                 return
             if len(self._queue) >= MAX_QUEUED:
-                self._queue.popleft()
+                oldest = self._queue.popleft()
+                if isinstance(oldest, asyncio.Future):
+                    self._loop.call_soon_threadsafe(_resolve, oldest)
                 self._dropped += 1
                 if self._dropped == 1:
                     logger.warning("safe-word spotting is falling behind; dropping old audio")
@@ -94,38 +94,38 @@ class SpokenMonitor:
             self._closed = True
             pending = [item for item in self._queue if isinstance(item, asyncio.Future)]
             self._queue.clear()
+        self._pool.release(self._channel)
         for waiter in pending:
             self._loop.call_soon_threadsafe(_resolve, waiter)
 
     def _schedule_locked(self) -> None:
-        if not self._scheduled:
-            self._scheduled = self._pool.submit(self._run) is not None
+        if not self._scheduled and not self._pool.closed:
+            self._scheduled = self._channel.submit(self._run) is not None
 
     def _run(self) -> None:
-        """Worker-thread job: spot a batch of queued payloads, then reschedule if more wait."""
-        for _ in range(BATCH):
-            with self._lock:
-                if self._closed or not self._queue:
-                    self._scheduled = False
-                    return
+        """Lane-thread job: spot up to a batch of queued payloads, then reschedule if more wait."""
+        batch: list[bytes] = []
+        waiters: list[asyncio.Future[None]] = []
+        with self._lock:
+            while self._queue and len(batch) < BATCH and not self._closed:
                 item = self._queue.popleft()
-            if isinstance(item, asyncio.Future):
-                self._loop.call_soon_threadsafe(_resolve, item)
-                continue
-            self._spot(item)
+                if isinstance(item, asyncio.Future):
+                    waiters.append(item)
+                    break  # a flush waits for exactly the payloads fed before it
+                batch.append(item)
+            if self._closed:
+                batch = []
+        if batch:
+            for detection in self._channel.process(batch):
+                at = self._clock()
+                logger.info("spoken safe phrase detected (score %.1f)", detection.score)
+                self._loop.call_soon_threadsafe(self._deliver, detection.score, at)
+        for waiter in waiters:
+            self._loop.call_soon_threadsafe(_resolve, waiter)
         with self._lock:
             self._scheduled = False
             if self._queue and not self._closed:
                 self._schedule_locked()
-
-    def _spot(self, payload: bytes) -> None:
-        pcm = self._decoder.decode(payload)
-        if not pcm:
-            return
-        for detection in self._spotter.process(pcm):
-            at = self._clock()
-            logger.info("spoken safe phrase detected (score %.1f)", detection.score)
-            self._loop.call_soon_threadsafe(self._deliver, detection.score, at)
 
     def _deliver(self, score: float, at: float) -> None:
         if not self._closed:

@@ -11,7 +11,7 @@ from server.safeword.calibrate import Calibration, calibrate
 from server.safeword.model import Pronunciations, SpeechModel, load_common_words
 from server.safeword.monitor import OnDetect, SpokenMonitor
 from server.safeword.pool import SpottingPool
-from server.safeword.spotter import Spotter, SpotterSettings
+from server.safeword.spotter import SpotterRecipe, SpotterSettings
 from signals.spoken_phrase import PhraseProblem, check_phrase, phrase_words
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class SafeWordService:
 
     @classmethod
     def load(cls, bank_dir: Path, workers: int = 2) -> SafeWordService:
-        """Read the bundled model and dictionary (about a second) and start the pool."""
+        """Read the bundled model and dictionary (about a second) and start the worker processes."""
         model = SpeechModel.bundled()
         return cls(model, model.load_pronunciations(), load_common_words(),
                    SpottingPool(workers), bank_dir)
@@ -55,11 +55,11 @@ class SafeWordService:
 
     def monitor(self, phrase: str, threshold: float, on_detect: OnDetect) -> SpokenMonitor:
         """Create a monitor for one client's phrase; call from the event loop."""
-        spotter = Spotter(
+        recipe = SpotterRecipe.of(
             phrase_words(phrase), self.pronunciations, self.model,
             SpotterSettings(threshold=threshold),
         )
-        return SpokenMonitor(spotter, self.pool, on_detect)
+        return SpokenMonitor(recipe, self.pool, on_detect)
 
     def close(self) -> None:
         """Stop the pool; monitors still open stop being served."""

@@ -30,6 +30,14 @@ _SENSCR_SHIFT = 10
 _LOG10_BASE = math.log10(1.0001)
 _MAX_VARIANTS = 4
 
+SPEECH_CMN = "51.60,12.37,-1.89,23.83,-4.74,-1.32,5.36,-9.41,-0.71,-2.84,2.99,2.85,0.81"
+"""Mean cepstrum of ordinary speech (the calibration bank's voices), to start live CMN from.
+
+pocketsphinx's own starting point (``40,3,-1``) is far from speech at normal levels, and live
+cepstral mean normalisation only moves every few seconds, so a fresh spotter scored the phrase
+about 8 orders of magnitude lower during its first seconds than one that had heard the speaker.
+"""
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -51,6 +59,10 @@ class SpotterSettings:
     """Frames (10 ms each) pocketsphinx waits for a better match before reporting."""
     all_pronunciations: bool = False
     """Listen for every dictionary pronunciation, not only the main one."""
+    phone_loop: float = 0.1
+    """Phone-loop probability (pocketsphinx's ``kws_plp``): how freely garbage competes."""
+    cmninit: str = SPEECH_CMN
+    """Initial cepstral mean (13 comma-separated values) before the spotter adapts to a voice."""
 
 
 SCANNING = SpotterSettings(threshold=PERMISSIVE_SCORE)
@@ -72,6 +84,7 @@ def build_decoder(
     decoder = pocketsphinx.Decoder(
         hmm=str(model.hmm), dict=None, lm=None, loglevel="FATAL",
         kws_delay=settings.kws_delay, kws_threshold=10.0 ** settings.threshold,
+        kws_plp=settings.phone_loop, cmninit=settings.cmninit,
     )
     for alias, phones in {a: p for _, v in variants.values() for a, p in v}.items():
         decoder.add_word(alias, " ".join(phones), True)
@@ -87,6 +100,37 @@ def build_decoder(
             os.unlink(path)
     decoder.activate_search("phrase")
     return decoder, {k: index for k, (index, _) in variants.items()}
+
+
+@dataclass(frozen=True)
+class SpotterRecipe:
+    """A spotter's ingredients; unlike a decoder it pickles, so a worker process can build one."""
+
+    words: tuple[str, ...]
+    """The phrase's words."""
+    pronunciations: Mapping[str, tuple[tuple[str, ...], ...]]
+    """Pronunciations of those words only."""
+    model: SpeechModel
+    """Where the acoustic model is."""
+    settings: SpotterSettings = SpotterSettings()
+    """Threshold, delay and variants."""
+
+    @classmethod
+    def of(
+        cls,
+        words: Sequence[str],
+        pronunciations: Mapping[str, Sequence[Sequence[str]]],
+        model: SpeechModel,
+        settings: SpotterSettings = SpotterSettings(),
+    ) -> SpotterRecipe:
+        """Keep only the pronunciations the phrase needs (the dictionary is 130,000 words)."""
+        keyphrase_variants(words, pronunciations, settings.all_pronunciations)  # unknown words
+        needed = {w: tuple(tuple(p) for p in pronunciations.get(w, ())) for w in words}
+        return cls(tuple(words), needed, model, settings)
+
+    def build(self) -> Spotter:
+        """Build the spotter; raise ValueError if a word has no pronunciation."""
+        return Spotter(self.words, self.pronunciations, self.model, self.settings)
 
 
 class Spotter:

@@ -12,7 +12,7 @@ from server.safeword.model import Pronunciations, SpeechModel
 from server.safeword.monitor import SpokenMonitor
 from server.safeword.opus import OPUS_RATE, WavAudioTrack, encode_opus
 from server.safeword.pool import SpottingPool
-from server.safeword.spotter import Spotter, SpotterSettings
+from server.safeword.spotter import SpotterRecipe, SpotterSettings
 
 Speak = Callable[..., bytes]
 
@@ -25,7 +25,7 @@ TIMEOUT = 20.0
 
 @pytest.fixture
 async def pool() -> AsyncIterator[SpottingPool]:
-    """A two-thread spotting pool, closed after the test."""
+    """A spotting pool of two lanes with worker processes, closed after the test."""
     pool = SpottingPool(workers=2)
     yield pool
     pool.close()
@@ -34,11 +34,11 @@ async def pool() -> AsyncIterator[SpottingPool]:
 def monitor_for(
     pool: SpottingPool, model: SpeechModel, pronunciations: Pronunciations
 ) -> tuple[SpokenMonitor, list[tuple[float, float]]]:
-    spotter = Spotter(
+    recipe = SpotterRecipe.of(
         ["blue", "umbrella"], pronunciations, model, SpotterSettings(threshold=THRESHOLD)
     )
     detections: list[tuple[float, float]] = []
-    monitor = SpokenMonitor(spotter, pool, lambda score, at: detections.append((score, at)))
+    monitor = SpokenMonitor(recipe, pool, lambda score, at: detections.append((score, at)))
     return monitor, detections
 
 
@@ -131,3 +131,65 @@ async def test_flush_returns_when_the_pool_is_closed(
     await asyncio.wait_for(monitor.flush(), TIMEOUT)
     assert detections == []
     monitor.close()
+
+
+async def test_in_thread_lanes_detect_too(
+    model: SpeechModel, pronunciations: Pronunciations, speak: Speak
+) -> None:
+    """A pool without worker processes spots in its own threads and reports the same phrase."""
+    pool = SpottingPool(workers=1, processes=False)
+    try:
+        monitor, detections = monitor_for(pool, model, pronunciations)
+        for packet in encode_opus(speak(WITH_PHRASE), 16000):
+            monitor.feed(packet.payload, packet.rtp_timestamp)
+        await asyncio.wait_for(monitor.flush(), TIMEOUT)
+        assert len(detections) == 1
+        monitor.close()
+    finally:
+        pool.close()
+
+
+async def test_monitors_on_both_lanes_hear_only_their_own_audio(
+    pool: SpottingPool, model: SpeechModel, pronunciations: Pronunciations, speak: Speak
+) -> None:
+    """Two monitors sit on different worker processes; only the one fed the phrase reports it."""
+    with_phrase, with_phrase_hits = monitor_for(pool, model, pronunciations)
+    without, without_hits = monitor_for(pool, model, pronunciations)
+    for a, b in zip(
+        encode_opus(speak(WITH_PHRASE), 16000), encode_opus(speak(WITHOUT_PHRASE), 16000),
+        strict=False,
+    ):
+        with_phrase.feed(a.payload, a.rtp_timestamp)
+        without.feed(b.payload, b.rtp_timestamp)
+    await asyncio.wait_for(asyncio.gather(with_phrase.flush(), without.flush()), TIMEOUT)
+    assert len(with_phrase_hits) == 1
+    assert without_hits == []
+    with_phrase.close()
+    without.close()
+
+
+async def test_a_crashed_worker_is_replaced(
+    model: SpeechModel, pronunciations: Pronunciations, speak: Speak
+) -> None:
+    """If a worker process dies, its lane starts another and the monitor still hears the phrase."""
+    pool = SpottingPool(workers=1)
+    try:
+        monitor, detections = monitor_for(pool, model, pronunciations)
+        packets = encode_opus(speak(WITHOUT_PHRASE), 16000)
+        for packet in packets[:10]:
+            monitor.feed(packet.payload, packet.rtp_timestamp)
+        await asyncio.wait_for(monitor.flush(), TIMEOUT)
+        lane = pool._lanes[0]
+        assert lane._process is not None
+        lane._process.kill()
+        lane._process.join(TIMEOUT)
+        for packet in packets[10:20]:  # lost with the worker: the lane restarts it
+            monitor.feed(packet.payload, packet.rtp_timestamp)
+        await asyncio.wait_for(monitor.flush(), TIMEOUT)
+        for packet in encode_opus(speak(WITH_PHRASE), 16000):
+            monitor.feed(packet.payload, packet.rtp_timestamp)
+        await asyncio.wait_for(monitor.flush(), TIMEOUT)
+        assert len(detections) == 1
+        monitor.close()
+    finally:
+        pool.close()
