@@ -81,12 +81,16 @@ class HavenLoad:
                 raise RuntimeError(f"sign-in as {email} failed: {body}")
             self.csrf = {"X-CSRF-Token": body["csrf_token"]}
 
-    async def add_session(self) -> None:
-        if self.accounts:  # a fresh facilitator for this session
+    async def next_facilitator(self) -> None:
+        """With ``accounts``, sign in as the next session's own facilitator."""
+        if self.accounts:
             self.jar = aiohttp.CookieJar(unsafe=True)
             self.http = aiohttp.ClientSession(cookie_jar=self.jar)
             self._https.append(self.http)
             await self.sign_in(f"bench{len(self.pairs)}@example.org")
+
+    async def add_session(self) -> None:
+        await self.next_facilitator()
         async with self.http.post(
             f"{self.base}/api/sessions", json={"kind": "one_to_one"}, headers=self.csrf
         ) as r:
@@ -144,14 +148,14 @@ class HavenLoad:
             await http.close()
 
 
-async def _prepare_accounts(data_dir: Path, count: int) -> None:
+async def prepare_accounts(data_dir: Path, count: int, database_url: str = "") -> None:
     """Create the bench service and ``count`` facilitators (cheap hashes: setup, not measured)."""
     from server.accounts import Accounts
     from server.auth.passwords import Passwords
     from server.config import Config
     from server.store.factory import make_store
 
-    config = Config(data_dir=data_dir, demo=False)
+    config = Config(data_dir=data_dir, demo=False, database_url=database_url)
     store = make_store(config)
     await store.open()
     accounts = Accounts(store, Passwords(time_cost=1, memory_cost=1024), config)
@@ -219,7 +223,7 @@ async def _run(loads: list[int], samples: int, data_dir: Path) -> dict[str, floa
         "HAVEN_LOG_LEVEL": "WARNING",
         "HAVEN_MAX_MESSAGE_BYTES": "65536",
     }
-    await _prepare_accounts(data_dir, max(loads))
+    await prepare_accounts(data_dir, max(loads))
     haven_port, floor_port = _free_port(), _free_port()
     haven = subprocess.Popen(
         [

@@ -29,7 +29,7 @@ from typing import Any
 import aiohttp
 import asyncpg  # type: ignore[import-untyped]
 
-from bench.alerts import PASSWORD, HavenLoad, _connect, _free_port, _measure, _wait_http
+from bench.alerts import HavenLoad, _connect, _free_port, _measure, _wait_http, prepare_accounts
 from bench.report import percentile, print_figures, print_table
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -38,17 +38,18 @@ DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 class CrossNodeLoad(HavenLoad):
     """Sessions whose client is on one node and whose facilitator console is on another.
 
-    With both addresses the same it is the single-node load. Only a new alert of the console's
-    own session stops the clock: every console belongs to one account, so on connecting it is
-    also sent the open alerts of every earlier session (the replay), which must not count.
+    With both addresses the same it is the single-node load. Every session has its own
+    facilitator, as in real use (one account watching all 500 sessions would turn each alert
+    into a 500-console fan-out); only a new alert of the console's own session stops the clock.
     """
 
     def __init__(self, staff_base: str, client_base: str) -> None:
-        super().__init__(staff_base)
+        super().__init__(staff_base, accounts=True)
         self.client_base = client_base
 
     async def add_session(self) -> None:
         """Create a session on B, join and connect its client on A, watch it from B."""
+        await self.next_facilitator()
         async with self.http.post(
             f"{self.base}/api/sessions", json={"kind": "one_to_one"}, headers=self.csrf
         ) as r:
@@ -86,30 +87,6 @@ class CrossNodeLoad(HavenLoad):
         self.pairs.append((client, console, arrivals))
 
 
-def _add_user(env: dict[str, str], data_dir: Path) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "server",
-            "user",
-            "add",
-            "--service",
-            "bench",
-            "--role",
-            "facilitator",
-            "bench@example.org",
-            "--data-dir",
-            str(data_dir),
-        ],
-        input=PASSWORD + "\n",
-        text=True,
-        check=True,
-        env=env,
-        capture_output=True,
-    )
-
-
 def _serve(env: dict[str, str], data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "server", "serve", "--port", str(port), "--data-dir", str(data_dir)],
@@ -141,14 +118,13 @@ def _env(**extra: str) -> dict[str, str]:
 async def _single(loads: list[int], samples: int, tmp: Path) -> dict[int, list[float]]:
     data_dir = tmp / "single"
     env = _env()
-    _add_user(env, data_dir)
+    await prepare_accounts(data_dir, max(loads))
     port = _free_port()
     proc = _serve(env, data_dir, port)
     try:
         await _wait_http(f"http://127.0.0.1:{port}/healthz")
         base = f"http://127.0.0.1:{port}"
         load = CrossNodeLoad(base, base)
-        await load.sign_in()
         results = await _measure(load, loads, samples)
         await load.close()
         return results
@@ -182,7 +158,8 @@ async def _nodes2(loads: list[int], samples: int, tmp: Path, pg_url: str) -> dic
     )
     env = _env(HAVEN_DATABASE_URL=database_url, HAVEN_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0")
     dirs = [tmp / "a", tmp / "b"]
-    _add_user(env, dirs[0])  # creates the schema, the account and the one audit key
+    # The schema, one facilitator per session and the one audit key both nodes share.
+    await prepare_accounts(dirs[0], max(loads), database_url)
     dirs[1].mkdir(parents=True, exist_ok=True)
     shutil.copy(dirs[0] / "audit.key", dirs[1] / "audit.key")
     ports = [_free_port(), _free_port()]
@@ -191,7 +168,6 @@ async def _nodes2(loads: list[int], samples: int, tmp: Path, pg_url: str) -> dic
         for p in ports:
             await _wait_http(f"http://127.0.0.1:{p}/healthz")
         load = CrossNodeLoad(f"http://127.0.0.1:{ports[1]}", f"http://127.0.0.1:{ports[0]}")
-        await load.sign_in()
         results = await _measure(load, loads, samples)
         await load.close()
         return results
