@@ -24,6 +24,7 @@ from server.realtime import (
     ClientNamespace,
     ConsoleNamespace,
     SocketHub,
+    close_connections_on_shutdown,
     create_sio,
 )
 from server.relay import Relay
@@ -160,11 +161,6 @@ def create_app(
         await safety.stop()
         await store.close()
 
-    async def disconnect_all(app: web.Application) -> None:
-        if sio.eio.sockets:  # close every live connection so shutdown never waits on them
-            await sio.eio.disconnect()
-        await sio.shutdown()
-
     async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
         await sender.start()
         yield
@@ -174,5 +170,5 @@ def create_app(
     app.cleanup_ctx.append(webhooks_ctx)
     # Ops endpoints; with Redis, the alert poll and the relay registry.
     scale.setup(app, config, sio, store, safety, registry=registry, relay=local)
-    app.on_shutdown.append(disconnect_all)
+    app.on_shutdown.append(close_connections_on_shutdown(sio))
     return app

@@ -67,6 +67,23 @@ def create_sio(config: Config) -> socketio.AsyncServer:
     )
 
 
+def close_connections_on_shutdown(sio: socketio.AsyncServer) -> Callable[..., Awaitable[None]]:
+    """Return an ``on_shutdown`` hook that closes every live connection, never waiting on one.
+
+    engineio's own disconnect-all waits for each connection's send queue to drain, and a page
+    that is going away (or already gone) may never drain it: shutdown would hang there.
+    """
+
+    async def close_all(app: object) -> None:
+        eio = sio.eio
+        for connection in list(eio.sockets.values()):
+            await connection.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
+        eio.sockets.clear()
+        await sio.shutdown()
+
+    return close_all
+
+
 class SocketHub:
     """Deliver live messages through socket.io rooms."""
 

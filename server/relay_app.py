@@ -21,7 +21,7 @@ from server import scale
 from server.auth.passwords import Passwords
 from server.config import Config
 from server.media_ns import mount_media, ticket_checker
-from server.realtime import SocketHub, create_sio
+from server.realtime import SocketHub, close_connections_on_shutdown, create_sio
 from server.safety import Gate, Safety
 from server.store import Store
 from server.store.factory import make_store
@@ -69,16 +69,11 @@ def create_relay_app(
         await safety.stop()
         await store.close()
 
-    async def disconnect_all(app: web.Application) -> None:
-        if sio.eio.sockets:
-            await sio.eio.disconnect()
-        await sio.shutdown()
-
     app.cleanup_ctx.append(store_ctx)
     local = scale.LocalRelay(
         relay_id, config.relay_base_url, scale.relay_load(relay, config.max_peers)
     )
     registry = scale.relay_registry(config)
     scale.setup(app, config, sio, store, safety, registry=registry, relay=local)
-    app.on_shutdown.append(disconnect_all)
+    app.on_shutdown.append(close_connections_on_shutdown(sio))
     return app

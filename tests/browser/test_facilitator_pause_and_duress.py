@@ -75,7 +75,11 @@ async def test_console_says_plainly_when_the_sessions_relay_stops(
     ack = await sio.call("media", {"session_id": session_id}, namespace="/console", timeout=TIMEOUT)
     await sio.disconnect()
     lost = {"session_id": session_id, "relay": ack["media"]["relay"]}
-    await web.app[HUB].to_session_staff(session_id, "relay_lost", lost)
+    for _ in range(int(TIMEOUT / 0.2)):  # until the console has joined the session's room
+        await web.app[HUB].to_session_staff(session_id, "relay_lost", lost)
+        await asyncio.sleep(0.2)
+        if await status.is_visible():
+            break
     await expect(status).to_contain_text("Sound and video are reconnecting")
     await expect(status).to_have_attribute("role", "status")
     await check(console, "console-relay-lost")
