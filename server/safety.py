@@ -185,17 +185,8 @@ class Safety:
         """Find who a participant or invite token belongs to, whatever their state."""
         if not isinstance(token, str) or not 16 <= len(token) <= 128:
             raise Unauthorized("This link is not valid any more.")
-        digest = token_hash(token)
-        participant = await self._store.participant_by_token(digest)
-        invite = (
-            await self._store.invite(participant.invite_id)
-            if participant
-            else await self._store.invite_by_token(digest)
-        )
-        if invite is None:
-            raise Unauthorized("This link is not valid any more.")
-        session = await self._store.session(invite.session_id)
-        if session is None:
+        participant, invite, session = await self._store.token_holder(token_hash(token))
+        if invite is None or session is None:
             raise Unauthorized("This link is not valid any more.")
         if session.ended_at is not None:
             state = "session_ended"

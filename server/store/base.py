@@ -315,6 +315,19 @@ class Store(ABC):
     async def participant_by_token(self, token_hash: str) -> Participant | None:
         """Return the participant whose capability token hashes to ``token_hash``."""
 
+    async def token_holder(
+        self, token_hash: str
+    ) -> tuple[Participant | None, Invite | None, Session | None]:
+        """Return the participant (if joined), invite and session that a token names."""
+        participant = await self.participant_by_token(token_hash)
+        invite = (
+            await self.invite(participant.invite_id)
+            if participant
+            else await self.invite_by_token(token_hash)
+        )
+        session = await self.session(invite.session_id) if invite else None
+        return participant, invite, session
+
     @abstractmethod
     async def participant_by_invite(self, invite_id: str) -> Participant | None:
         """Return the participant who redeemed this invite, if any."""

@@ -658,6 +658,23 @@ class PostgresStore(Store):
         row = await self._fetchrow("SELECT * FROM participants WHERE token_hash = $1", token_hash)
         return participant_from(row) if row else None
 
+    async def token_holder(
+        self, token_hash: str
+    ) -> tuple[Participant | None, Invite | None, Session | None]:
+        """Return the participant (if joined), invite and session a token names, in one query."""
+        row = await self._fetchrow(
+            "SELECT p AS p, i AS i, s AS s FROM invites i"
+            " JOIN sessions s ON s.id = i.session_id"
+            " LEFT JOIN participants p ON p.token_hash = $1"
+            " WHERE (p.id IS NOT NULL AND i.id = p.invite_id)"
+            " OR (p.id IS NULL AND i.token_hash = $1)",
+            token_hash,
+        )
+        if row is None:
+            return None, None, None
+        participant = participant_from(row["p"]) if row["p"] is not None else None
+        return participant, invite_from(row["i"]), session_from(row["s"])
+
     async def participant_by_invite(self, invite_id: str) -> Participant | None:
         """Return the participant who redeemed this invite, if any."""
         row = await self._fetchrow("SELECT * FROM participants WHERE invite_id = $1", invite_id)

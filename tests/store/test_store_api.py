@@ -79,6 +79,22 @@ async def test_accounts_sessions_and_invites_round_trip(backend: Backend) -> Non
         await store.close()
 
 
+async def test_token_holder_names_participant_invite_and_session(backend: Backend) -> None:
+    """An invite token before joining, the participant's token after; an unknown one: nothing."""
+    store, session, invite = await _seed(backend)
+    try:
+        assert await store.token_holder("tokhash") == (None, invite, session)
+        assert await store.token_holder("nobody") == (None, None, None)
+        p = Participant("p1", "ses", "inv", "Sam", status="waiting")
+        assert await store.redeem_invite(p, "ptok", time.time(), [])
+        participant, by_participant, of_session = await store.token_holder("ptok")
+        assert participant == await store.participant("p1")
+        assert by_participant is not None and by_participant.id == "inv"
+        assert by_participant.used_at is not None and of_session == session
+    finally:
+        await store.close()
+
+
 async def test_no_webhook_is_queued_for_a_service_without_an_endpoint(backend: Backend) -> None:
     """A service with no endpoint gets no outbox rows; the signal itself is still recorded."""
     store, _, _ = await _seed(backend)
