@@ -4,7 +4,7 @@ import { api, ApiError } from "./api.js";
 import { listenForChord, makeRule } from "./chord.js";
 import { hideDecoy, onTripleTap, showDecoy, decoyShown } from "./decoy.js";
 import { EV, KIND, NS, SOURCE } from "./events.js";
-import { MediaLink, startLocal, stopStream } from "./media.js";
+import { MediaLink, attachStream, startLocal, stopStream } from "./media.js";
 import { MediaSocket } from "./mediasocket.js";
 import { Outbox, newSignalId } from "./outbox.js";
 import { announce, el, showStep } from "./status.js";
@@ -501,15 +501,7 @@ function showRemote($tile, p) {
     detachMedia($tile);
     return;
   }
-  let $v = $tile.querySelector("video");
-  if (!$v) {
-    $v = el("video", { autoplay: true, playsInline: true, "data-stream": p.id });
-    $tile.querySelector(".tile__media").append($v);
-  }
-  if ($v.srcObject !== stream) $v.srcObject = stream;
-  $v.setAttribute("aria-label", `Video of ${p.display_name}`);
-  const seen = stream.getVideoTracks().some((t) => t.readyState === "live");
-  $tile.classList.toggle("tile--no-video", !seen);
+  attachStream($tile, p, stream);
 }
 
 function detachMedia($tile) {

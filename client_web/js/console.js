@@ -1,7 +1,7 @@
 // The facilitator console: sessions, invites, waiting room, call tiles, chat, alerts, timeline.
 import { api } from "./api.js";
 import { EV } from "./events.js";
-import { MediaLink, startLocal } from "./media.js";
+import { MediaLink, attachStream, startLocal } from "./media.js";
 import { MediaSocket } from "./mediasocket.js";
 import { phraseFields } from "./phrase.js";
 import { announce, el } from "./status.js";
@@ -122,22 +122,15 @@ function newTile(p) {
 
 function showMedia($tile, p) {
   const stream = state.remote.get(p.id);
-  let $v = $tile.querySelector("video");
   if (!stream) {
-    if ($v) {
-      $v.srcObject = null;
-      $v.remove();
+    const $old = $tile.querySelector("video");
+    if ($old) {
+      $old.srcObject = null;
+      $old.remove();
     }
     return;
   }
-  if (!$v) {
-    $v = el("video", { autoplay: true, playsInline: true, "data-stream": p.id });
-    $tile.querySelector(".tile__media").append($v);
-  }
-  if ($v.srcObject !== stream) $v.srcObject = stream;
-  $v.setAttribute("aria-label", `Video of ${p.display_name}`);
-  const seen = stream.getVideoTracks().some((t) => t.readyState === "live");
-  $tile.classList.toggle("tile--no-video", !seen || Boolean(p.paused_reason));
+  const $v = attachStream($tile, p, stream, { dimmed: Boolean(p.paused_reason) });
   if ($v.paused && !p.paused_reason) $v.play().catch(() => {});
 }
 

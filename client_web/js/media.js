@@ -2,6 +2,7 @@
 // Contract (socket.io, both namespaces): emit "offer" {sdp} -> ack {ok, sdp}; the server pushes
 // "renegotiate" {recv_slots?} when the page should offer again (someone joined or left).
 import { EV } from "./events.js";
+import { el } from "./status.js";
 
 const OFFER_TIMEOUT_MS = 10000; // a group's first answer (26 m-lines) takes aiortc a while
 const RETRIES = 3; // a refused offer (one was still open on the relay) is tried again
@@ -44,6 +45,23 @@ function iceComplete(pc) {
     pc.addEventListener("icegatheringstatechange", check);
     setTimeout(resolve, 3000); // a stuck candidate must not hold the call hostage
   });
+}
+
+/**
+ * Show a member's stream in their tile's video element (made on first use) and return it; the
+ * tile is marked "no video" while no video track is live, or when `dimmed`.
+ */
+export function attachStream($tile, p, stream, { dimmed = false } = {}) {
+  let $v = $tile.querySelector("video");
+  if (!$v) {
+    $v = el("video", { autoplay: true, playsInline: true, "data-stream": p.id });
+    $tile.querySelector(".tile__media").append($v);
+  }
+  if ($v.srcObject !== stream) $v.srcObject = stream;
+  $v.setAttribute("aria-label", `Video of ${p.display_name}`);
+  const seen = stream.getVideoTracks().some((t) => t.readyState === "live");
+  $tile.classList.toggle("tile--no-video", !seen || dimmed);
+  return $v;
 }
 
 /** One connection to the relay for one page. */
