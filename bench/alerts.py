@@ -58,21 +58,27 @@ async def _connect(url: str, namespace: str, **kwargs: Any) -> socketio.AsyncCli
 class HavenLoad:
     """Sessions on a running Haven: a client and a facilitator console each.
 
-    With ``accounts`` every session has its own facilitator (``bench{i}@example.org``), as in
-    real use; without, one account runs every session (the cross-node benchmark's setup).
+    Every session has its own facilitator (``bench{i}@example.org``), as in real use: one account
+    watching every session would turn each alert into a fan-out to all its consoles. Consoles use
+    ``base``; clients join and connect at ``client_base`` (another node, across nodes).
     """
 
-    def __init__(self, base: str, *, accounts: bool = False) -> None:
+    def __init__(self, base: str, client_base: str | None = None) -> None:
         self.base = base
-        self.accounts = accounts
+        self.client_base = client_base or base
         self.jar = aiohttp.CookieJar(unsafe=True)
         self.http = aiohttp.ClientSession(cookie_jar=self.jar)
         self.csrf: dict[str, str] = {}
         self.pairs: list[tuple[socketio.AsyncClient, socketio.AsyncClient, asyncio.Queue[float]]]
         self.pairs = []
-        self._https: list[aiohttp.ClientSession] = []
+        self._https: list[aiohttp.ClientSession] = [self.http]
 
-    async def sign_in(self, email: str = "bench@example.org") -> None:
+    async def next_facilitator(self) -> None:
+        """Sign in as the next session's own facilitator."""
+        self.jar = aiohttp.CookieJar(unsafe=True)
+        self.http = aiohttp.ClientSession(cookie_jar=self.jar)
+        self._https.append(self.http)
+        email = f"bench{len(self.pairs)}@example.org"
         async with self.http.post(
             f"{self.base}/api/auth/signin", json={"email": email, "password": PASSWORD}
         ) as r:
@@ -81,15 +87,8 @@ class HavenLoad:
                 raise RuntimeError(f"sign-in as {email} failed: {body}")
             self.csrf = {"X-CSRF-Token": body["csrf_token"]}
 
-    async def next_facilitator(self) -> None:
-        """With ``accounts``, sign in as the next session's own facilitator."""
-        if self.accounts:
-            self.jar = aiohttp.CookieJar(unsafe=True)
-            self.http = aiohttp.ClientSession(cookie_jar=self.jar)
-            self._https.append(self.http)
-            await self.sign_in(f"bench{len(self.pairs)}@example.org")
-
     async def add_session(self) -> None:
+        """Create a session, join and admit its client, watch it from its facilitator's console."""
         await self.next_facilitator()
         async with self.http.post(
             f"{self.base}/api/sessions", json={"kind": "one_to_one"}, headers=self.csrf
@@ -99,10 +98,13 @@ class HavenLoad:
             f"{self.base}/api/sessions/{session_id}/invites", json={}, headers=self.csrf
         ) as r:
             token = (await r.json())["url"].split("#", 1)[1]
-        async with self.http.post(
-            f"{self.base}/api/invite/join",
-            json={"token": token, "display_name": "Bench", "consent": True},
-        ) as r:
+        async with (
+            aiohttp.ClientSession() as anon,
+            anon.post(
+                f"{self.client_base}/api/invite/join",
+                json={"token": token, "display_name": "Bench", "consent": True},
+            ) as r,
+        ):
             joined = await r.json()
         async with self.http.post(
             f"{self.base}/api/sessions/{session_id}/participants/{joined['participant_id']}/admit",
@@ -113,13 +115,16 @@ class HavenLoad:
         console = await _connect(self.base, "/console", headers={"Cookie": cookie})
         await console.call("watch", {"session_id": session_id}, namespace="/console")
         arrivals: asyncio.Queue[float] = asyncio.Queue()
+        seen: set[str] = set()
 
         async def on_alert(data: Any) -> None:
-            if data.get("session_id") == session_id:  # only this session's alerts stop the clock
+            # Only a new alert of this session stops the clock (not a replay or a second copy).
+            if data.get("session_id") == session_id and data.get("alert_id") not in seen:
+                seen.add(data.get("alert_id"))
                 arrivals.put_nowait(time.perf_counter())
 
         console.on("alert", on_alert, namespace="/console")
-        client = await _connect(self.base, "/client", auth={"token": joined["token"]})
+        client = await _connect(self.client_base, "/client", auth={"token": joined["token"]})
         self.pairs.append((client, console, arrivals))
 
     async def sample(self, index: int, n: int) -> float:
@@ -143,7 +148,6 @@ class HavenLoad:
         for client, console, _ in self.pairs:
             await client.disconnect()
             await console.disconnect()
-        await self.http.close()
         for http in self._https:
             await http.close()
 
@@ -251,7 +255,7 @@ async def _run(loads: list[int], samples: int, data_dir: Path) -> dict[str, floa
         floor_load = FloorLoad(f"http://127.0.0.1:{floor_port}")
         floor_results = await _measure(floor_load, loads, samples)
         await floor_load.close()
-        haven_load = HavenLoad(f"http://127.0.0.1:{haven_port}", accounts=True)
+        haven_load = HavenLoad(f"http://127.0.0.1:{haven_port}")
         haven_results = await _measure(haven_load, loads, samples)
         await haven_load.close()
     finally:

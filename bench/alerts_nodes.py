@@ -21,70 +21,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import asyncpg  # type: ignore[import-untyped]
 
-from bench.alerts import HavenLoad, _connect, _free_port, _measure, _wait_http, prepare_accounts
+from bench.alerts import HavenLoad, _free_port, _measure, _wait_http, prepare_accounts
 from bench.report import percentile, print_figures, print_table
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-class CrossNodeLoad(HavenLoad):
-    """Sessions whose client is on one node and whose facilitator console is on another.
-
-    With both addresses the same it is the single-node load. Every session has its own
-    facilitator, as in real use (one account watching all 500 sessions would turn each alert
-    into a 500-console fan-out); only a new alert of the console's own session stops the clock.
-    """
-
-    def __init__(self, staff_base: str, client_base: str) -> None:
-        super().__init__(staff_base, accounts=True)
-        self.client_base = client_base
-
-    async def add_session(self) -> None:
-        """Create a session on B, join and connect its client on A, watch it from B."""
-        await self.next_facilitator()
-        async with self.http.post(
-            f"{self.base}/api/sessions", json={"kind": "one_to_one"}, headers=self.csrf
-        ) as r:
-            session_id = (await r.json())["id"]
-        async with self.http.post(
-            f"{self.base}/api/sessions/{session_id}/invites", json={}, headers=self.csrf
-        ) as r:
-            token = (await r.json())["url"].split("#", 1)[1]
-        async with (
-            aiohttp.ClientSession() as anon,
-            anon.post(
-                f"{self.client_base}/api/invite/join",
-                json={"token": token, "display_name": "Bench", "consent": True},
-            ) as r,
-        ):
-            joined = await r.json()
-        async with self.http.post(
-            f"{self.base}/api/sessions/{session_id}/participants/{joined['participant_id']}/admit",
-            headers=self.csrf,
-        ):
-            pass
-        cookie = "; ".join(f"{c.key}={c.value}" for c in self.jar)
-        console = await _connect(self.base, "/console", headers={"Cookie": cookie})
-        await console.call("watch", {"session_id": session_id}, namespace="/console")
-        arrivals: asyncio.Queue[float] = asyncio.Queue()
-        seen: set[str] = set()
-
-        async def on_alert(data: Any) -> None:
-            if data.get("session_id") == session_id and data.get("alert_id") not in seen:
-                seen.add(data.get("alert_id"))
-                arrivals.put_nowait(time.perf_counter())
-
-        console.on("alert", on_alert, namespace="/console")
-        client = await _connect(self.client_base, "/client", auth={"token": joined["token"]})
-        self.pairs.append((client, console, arrivals))
 
 
 def _serve(env: dict[str, str], data_dir: Path, port: int) -> subprocess.Popen[bytes]:
@@ -124,7 +70,7 @@ async def _single(loads: list[int], samples: int, tmp: Path) -> dict[int, list[f
     try:
         await _wait_http(f"http://127.0.0.1:{port}/healthz")
         base = f"http://127.0.0.1:{port}"
-        load = CrossNodeLoad(base, base)
+        load = HavenLoad(base)
         results = await _measure(load, loads, samples)
         await load.close()
         return results
@@ -167,7 +113,7 @@ async def _nodes2(loads: list[int], samples: int, tmp: Path, pg_url: str) -> dic
     try:
         for p in ports:
             await _wait_http(f"http://127.0.0.1:{p}/healthz")
-        load = CrossNodeLoad(f"http://127.0.0.1:{ports[1]}", f"http://127.0.0.1:{ports[0]}")
+        load = HavenLoad(f"http://127.0.0.1:{ports[1]}", f"http://127.0.0.1:{ports[0]}")
         results = await _measure(load, loads, samples)
         await load.close()
         return results
