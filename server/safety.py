@@ -8,11 +8,12 @@ then is anyone told: the client's acknowledgement, the facilitators' alert, the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
@@ -160,7 +161,7 @@ class Safety:
         self._clock = clock
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._lock = asyncio.Lock()
+        self._subject_locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
         self.on_alert_delivered: Callable[[Alert, float], None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -283,10 +284,23 @@ class Safety:
         extra: dict[str, Any] | None = None,
         actor: str | None = None,
     ) -> Receipt:
-        async with self._lock:  # one signal at a time per process: read, decide, commit
+        async with self._one_at_a_time(subject.id):  # read, decide, commit
             return await self._apply_locked(
                 subject, signal, channel, problems, now, extra or {}, actor
             )
+
+    @contextlib.asynccontextmanager
+    async def _one_at_a_time(self, subject_id: str) -> AsyncIterator[None]:
+        """Serialise the signals of one subject; other clients' signals do not wait for them."""
+        lock, users = self._subject_locks.setdefault(subject_id, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._subject_locks[subject_id]
 
     async def _apply_locked(
         self,
