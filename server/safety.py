@@ -82,11 +82,16 @@ class Subject:
     """Who sent a signal, as far as their token tells, and in which authorisation state."""
 
     id: str
-    service_id: str
+    service: Service
     session: Session
     invite: Invite
     participant: Participant | None
     auth_state: str
+
+    @property
+    def service_id(self) -> str:
+        """The id of the service the subject belongs to."""
+        return self.service.id
 
 
 @dataclass(frozen=True)
@@ -186,9 +191,10 @@ class Safety:
         """Find who a participant or invite token belongs to, whatever their state."""
         if not isinstance(token, str) or not 16 <= len(token) <= 128:
             raise Unauthorized("This link is not valid any more.")
-        participant, invite, session = await self._store.token_holder(token_hash(token))
-        if invite is None or session is None:
+        holder = await self._store.token_holder(token_hash(token))
+        if holder is None:
             raise Unauthorized("This link is not valid any more.")
+        participant, invite, session = holder.participant, holder.invite, holder.session
         if session.ended_at is not None:
             state = "session_ended"
         elif participant is not None:
@@ -200,17 +206,18 @@ class Safety:
         else:
             state = "not_joined"
         subject_id = participant.id if participant else invite.id
-        return Subject(subject_id, session.service_id, session, invite, participant, state)
+        return Subject(subject_id, holder.service, session, invite, participant, state)
 
     async def subject_for_participant(self, participant_id: str) -> Subject:
         """Find the subject for a known participant id."""
-        participant = await self._store.participant(participant_id)
-        invite = await self._store.invite(participant.invite_id) if participant else None
-        session = await self._store.session(invite.session_id) if invite else None
-        if participant is None or invite is None or session is None:
+        holder = await self._store.participant_holder(participant_id)
+        if holder is None or holder.participant is None:
             raise NotFound("There is no such client in this session.")
-        state = "session_ended" if session.ended_at is not None else participant.status
-        return Subject(participant.id, session.service_id, session, invite, participant, state)
+        session = holder.session
+        state = "session_ended" if session.ended_at is not None else holder.participant.status
+        return Subject(
+            participant_id, holder.service, session, holder.invite, holder.participant, state
+        )
 
     # -- signals --------------------------------------------------------------------------------
 
@@ -492,9 +499,8 @@ class Safety:
     async def _publish(
         self, alert: Alert, subject: Subject, participant: Participant | None
     ) -> None:
-        """Send a new alert, built from what the signal path already holds (one read)."""
-        service = await self._store.service(alert.service_id)
-        message = _alert_view(alert, subject.session, participant, subject.invite, service)
+        """Send a new alert, built from what the signal path already holds (no read)."""
+        message = _alert_view(alert, subject.session, participant, subject.invite, subject.service)
         await self._to_audience(alert, "alert", message, subject.session)
 
     async def visible_alerts(self, user: User) -> list[Alert]:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from server.store.base import AuditKey, OutboxItem, SignalWrite, Store, StoreError, WebhookBody
+from server.store.base import (
+    AuditKey,
+    Holder,
+    OutboxItem,
+    SignalWrite,
+    Store,
+    StoreError,
+    WebhookBody,
+)
 from server.store.chain import EventRecord
 from server.store.events import EVENT_TYPES, EventType, NewEvent
 
@@ -11,6 +19,7 @@ __all__ = [
     "AuditKey",
     "EventRecord",
     "EventType",
+    "Holder",
     "NewEvent",
     "OutboxItem",
     "SignalWrite",

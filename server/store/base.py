@@ -142,6 +142,16 @@ class SignalWrite:
     events: Sequence[NewEvent] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class Holder:
+    """Whom a token names: the participant (once joined), their invite, session and service."""
+
+    participant: Participant | None
+    invite: Invite
+    session: Session
+    service: Service
+
+
 class Store(ABC):
     """Durable state and the append-only event log, behind one interface."""
 
@@ -315,18 +325,28 @@ class Store(ABC):
     async def participant_by_token(self, token_hash: str) -> Participant | None:
         """Return the participant whose capability token hashes to ``token_hash``."""
 
-    async def token_holder(
-        self, token_hash: str
-    ) -> tuple[Participant | None, Invite | None, Session | None]:
-        """Return the participant (if joined), invite and session that a token names."""
+    async def token_holder(self, token_hash: str) -> Holder | None:
+        """Return the participant (if joined), invite, session and service a token names."""
         participant = await self.participant_by_token(token_hash)
-        invite = (
-            await self.invite(participant.invite_id)
-            if participant
-            else await self.invite_by_token(token_hash)
-        )
+        if participant is not None:
+            return await self._holder(participant, await self.invite(participant.invite_id))
+        return await self._holder(None, await self.invite_by_token(token_hash))
+
+    async def participant_holder(self, participant_id: str) -> Holder | None:
+        """Return a participant with their invite, session and service."""
+        participant = await self.participant(participant_id)
+        if participant is None:
+            return None
+        return await self._holder(participant, await self.invite(participant.invite_id))
+
+    async def _holder(
+        self, participant: Participant | None, invite: Invite | None
+    ) -> Holder | None:
         session = await self.session(invite.session_id) if invite else None
-        return participant, invite, session
+        service = await self.service(session.service_id) if session else None
+        if invite is None or session is None or service is None:
+            return None
+        return Holder(participant, invite, session, service)
 
     @abstractmethod
     async def participant_by_invite(self, invite_id: str) -> Participant | None:

@@ -37,6 +37,7 @@ from server.store.alert_json import alert_state_to_json
 from server.store.base import (
     ApiKey,
     AuditKey,
+    Holder,
     OutboxItem,
     SignalWrite,
     Store,
@@ -89,6 +90,75 @@ def _event_row(r: EventRecord) -> tuple[int, float, str, str, str, str, str, str
         r.prev_hash,
         r.hash,
     )
+
+
+# Whom a token names, as one row of whole records (see ``_holder``).
+_HOLDER = "SELECT p AS p, i AS i, s AS s, v AS v"
+_HOLDER_JOINS = "JOIN sessions s ON s.id = i.session_id JOIN services v ON v.id = s.service_id"
+
+
+def _holder(row: Any) -> Holder | None:
+    if row is None:
+        return None
+    participant = participant_from(row["p"]) if row["p"] is not None else None
+    invite, session, service = invite_from(row["i"]), session_from(row["s"]), service_from(row["v"])
+    return Holder(participant, invite, session, service)
+
+
+# The two ``WITH`` items below are built from constants only (parameter numbers and a fixed
+# condition); every value travels as a parameter.
+SIGNAL_IS_NEW = "EXISTS (SELECT 1 FROM signal)"
+
+
+def _upsert_alerts(first: int, when: str = "TRUE") -> str:
+    """A ``WITH`` item saving the alerts given as 8 arrays from parameter ``$first`` on."""
+    a = [f"${first + i}" for i in range(8)]
+    return (
+        "alerted AS (INSERT INTO alerts"  # noqa: S608
+        " (id, service_id, session_id, signal_id, source, status,"
+        f" raised_at, state) SELECT * FROM unnest({a[0]}::text[], {a[1]}::text[], {a[2]}::text[],"
+        f" {a[3]}::text[], {a[4]}::text[], {a[5]}::text[], {a[6]}::float8[], {a[7]}::text[])"
+        f" WHERE {when} ON CONFLICT (id) DO UPDATE SET service_id = EXCLUDED.service_id,"
+        " session_id = EXCLUDED.session_id, signal_id = EXCLUDED.signal_id,"
+        " source = EXCLUDED.source, status = EXCLUDED.status,"
+        " raised_at = EXCLUDED.raised_at, state = EXCLUDED.state)"
+    )
+
+
+def _alert_columns(alerts: Sequence[Alert]) -> list[list[Any]]:
+    rows = [
+        (
+            a.id,
+            a.service_id,
+            a.session_id,
+            a.signal_id,
+            a.source,
+            a.state.progress,
+            a.state.raised_at,
+            json.dumps(alert_state_to_json(a.state)),
+        )
+        for a in alerts
+    ]
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * 8
+
+
+def _queue_webhooks(first: int, when: str = "TRUE") -> str:
+    """A ``WITH`` item queueing webhooks (5 arrays from ``$first``) if their service has an URL."""
+    w = [f"${first + i}" for i in range(5)]
+    return (
+        "queued AS (INSERT INTO webhook_outbox"  # noqa: S608
+        " (id, service_id, event_type, body,"
+        " next_attempt_at, created_at) SELECT w.id, w.service_id, w.event_type, w.body, w.at, w.at"
+        f" FROM unnest({w[0]}::text[], {w[1]}::text[], {w[2]}::text[], {w[3]}::text[],"
+        f" {w[4]}::float8[]) AS w(id, service_id, event_type, body, at) WHERE {when} AND EXISTS"
+        " (SELECT 1 FROM services WHERE id = w.service_id"
+        " AND COALESCE(settings::jsonb ->> 'webhook_url', '') <> '') ON CONFLICT (id) DO NOTHING)"
+    )
+
+
+def _webhook_columns(bodies: Sequence[WebhookBody]) -> list[list[Any]]:
+    rows = [(b.id, b.service_id, b.event_type, json.dumps(b.data), b.at) for b in bodies]
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * 5
 
 
 def _count(status: str) -> int:
@@ -540,7 +610,9 @@ class PostgresStore(Store):
             )
             if not changed:
                 return False
-            await self._enqueue_webhooks(tx, webhooks)
+            await tx.conn.execute(
+                f"WITH {_queue_webhooks(1)} SELECT 1", *_webhook_columns(webhooks)
+            )
             await tx.conn.execute(
                 "UPDATE participants SET status = 'left' WHERE session_id = $1"
                 " AND status IN ('waiting', 'admitted')",
@@ -658,22 +730,27 @@ class PostgresStore(Store):
         row = await self._fetchrow("SELECT * FROM participants WHERE token_hash = $1", token_hash)
         return participant_from(row) if row else None
 
-    async def token_holder(
-        self, token_hash: str
-    ) -> tuple[Participant | None, Invite | None, Session | None]:
-        """Return the participant (if joined), invite and session a token names, in one query."""
-        row = await self._fetchrow(
-            "SELECT p AS p, i AS i, s AS s FROM invites i"
-            " JOIN sessions s ON s.id = i.session_id"
-            " LEFT JOIN participants p ON p.token_hash = $1"
-            " WHERE (p.id IS NOT NULL AND i.id = p.invite_id)"
-            " OR (p.id IS NULL AND i.token_hash = $1)",
-            token_hash,
+    async def token_holder(self, token_hash: str) -> Holder | None:
+        """Return whom a token names (participant, invite, session, service) in one query."""
+        return _holder(
+            await self._fetchrow(
+                f"{_HOLDER} FROM invites i {_HOLDER_JOINS}"
+                " LEFT JOIN participants p ON p.token_hash = $1"
+                " WHERE (p.id IS NOT NULL AND i.id = p.invite_id)"
+                " OR (p.id IS NULL AND i.token_hash = $1)",
+                token_hash,
+            )
         )
-        if row is None:
-            return None, None, None
-        participant = participant_from(row["p"]) if row["p"] is not None else None
-        return participant, invite_from(row["i"]), session_from(row["s"])
+
+    async def participant_holder(self, participant_id: str) -> Holder | None:
+        """Return a participant with their invite, session and service: one query."""
+        return _holder(
+            await self._fetchrow(
+                f"{_HOLDER} FROM participants p JOIN invites i ON i.id = p.invite_id"
+                f" {_HOLDER_JOINS} WHERE p.id = $1",
+                participant_id,
+            )
+        )
 
     async def participant_by_invite(self, invite_id: str) -> Participant | None:
         """Return the participant who redeemed this invite, if any."""
@@ -716,15 +793,18 @@ class PostgresStore(Store):
 
     async def record_signal(self, write: SignalWrite) -> bool:
         """Commit a signal and all its consequences at once; False if its id was already seen."""
+        p = write.participant
         async with self._tx() as tx:
-            p = write.participant
-            # The signal row and the participant's pause state in one round trip; the pause is
-            # saved only if the signal is new (its id unique per subject).
+            # The signal row, the participant's pause state, its alerts and webhooks in one
+            # round trip; the rest is written only if the signal is new (its id unique per
+            # subject). The event log follows, under the head row's lock, as in every write.
             inserted = await tx.conn.fetchval(
-                "WITH signal AS (INSERT INTO signals (subject_id, signal_id, kind, source,"
+                "WITH signal AS (INSERT INTO signals"  # noqa: S608 (see SIGNAL_IS_NEW)
+                " (subject_id, signal_id, kind, source,"
                 " channel, received_at) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING"
                 " RETURNING 1), paused AS (UPDATE participants SET paused_reason = $7,"
-                " paused_at = $8, alert_id = $9 WHERE id = $10 AND EXISTS (SELECT 1 FROM signal))"
+                " paused_at = $8, alert_id = $9 WHERE id = $10 AND EXISTS (SELECT 1 FROM signal)),"
+                f" {_upsert_alerts(11, SIGNAL_IS_NEW)}, {_queue_webhooks(19, SIGNAL_IS_NEW)}"
                 " SELECT count(*) FROM signal",
                 write.subject_id,
                 write.signal_id,
@@ -736,12 +816,11 @@ class PostgresStore(Store):
                 p.paused_at if p else None,
                 p.alert_id if p else None,
                 p.id if p else None,
+                *_alert_columns(write.alerts),
+                *_webhook_columns(write.webhooks),
             )
             if not inserted:
                 return False
-            for alert in write.alerts:
-                await self._save_alert(tx, alert)
-            await self._enqueue_webhooks(tx, write.webhooks)
             await self._append(tx, write.events)
             return True
 
@@ -801,27 +880,12 @@ class PostgresStore(Store):
     ) -> None:
         """Save an alert's new state with the events that explain it."""
         async with self._tx() as tx:
-            await self._save_alert(tx, alert)
-            await self._enqueue_webhooks(tx, webhooks)
+            await tx.conn.execute(
+                f"WITH {_upsert_alerts(1)}, {_queue_webhooks(9)} SELECT 1",
+                *_alert_columns([alert]),
+                *_webhook_columns(webhooks),
+            )
             await self._append(tx, events)
-
-    async def _save_alert(self, tx: _Tx, alert: Alert) -> None:
-        await tx.conn.execute(
-            "INSERT INTO alerts (id, service_id, session_id, signal_id, source, status,"
-            " raised_at, state) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)"
-            " ON CONFLICT (id) DO UPDATE SET service_id = EXCLUDED.service_id,"
-            " session_id = EXCLUDED.session_id, signal_id = EXCLUDED.signal_id,"
-            " source = EXCLUDED.source, status = EXCLUDED.status,"
-            " raised_at = EXCLUDED.raised_at, state = EXCLUDED.state",
-            alert.id,
-            alert.service_id,
-            alert.session_id,
-            alert.signal_id,
-            alert.source,
-            alert.state.progress,
-            alert.state.raised_at,
-            json.dumps(alert_state_to_json(alert.state)),
-        )
 
     async def alert(self, alert_id: str) -> Alert | None:
         """Return the alert with this id."""
@@ -849,19 +913,6 @@ class PostgresStore(Store):
         return [alert_from(r) for r in rows]
 
     # -- webhooks -------------------------------------------------------------------------------
-
-    async def _enqueue_webhooks(self, tx: _Tx, bodies: Sequence[WebhookBody]) -> None:
-        """Queue webhooks, in the caller's transaction, for services that have an endpoint."""
-        if not bodies:
-            return
-        await tx.conn.executemany(
-            "INSERT INTO webhook_outbox (id, service_id, event_type, body, next_attempt_at,"
-            " created_at) SELECT $1::text, $2::text, $3::text, $4::text, $5::float8, $5::float8"
-            " WHERE EXISTS (SELECT 1 FROM services WHERE id = $2::text"
-            " AND COALESCE(settings::jsonb ->> 'webhook_url', '') <> '')"
-            " ON CONFLICT (id) DO NOTHING",
-            [(b.id, b.service_id, b.event_type, json.dumps(b.data), b.at) for b in bodies],
-        )
 
     async def due_webhooks(self, now: float, limit: int = 50) -> list[OutboxItem]:
         """Return webhook deliveries due now, oldest first."""

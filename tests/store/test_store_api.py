@@ -12,7 +12,7 @@ import pytest
 from server.config import Config
 from server.errors import Unavailable
 from server.models import Alert, Invite, Login, Participant, Service, Session, User
-from server.store import NewEvent, SignalWrite, Store, StoreError, WebhookBody
+from server.store import Holder, NewEvent, SignalWrite, Store, StoreError, WebhookBody
 from server.store.base import ApiKey
 from server.store.factory import make_store
 from signals import AlertState
@@ -79,18 +79,23 @@ async def test_accounts_sessions_and_invites_round_trip(backend: Backend) -> Non
         await store.close()
 
 
-async def test_token_holder_names_participant_invite_and_session(backend: Backend) -> None:
+async def test_token_holder_names_participant_invite_session_and_service(
+    backend: Backend,
+) -> None:
     """An invite token before joining, the participant's token after; an unknown one: nothing."""
     store, session, invite = await _seed(backend)
     try:
-        assert await store.token_holder("tokhash") == (None, invite, session)
-        assert await store.token_holder("nobody") == (None, None, None)
+        service = await store.service("svc")
+        assert await store.token_holder("tokhash") == Holder(None, invite, session, service)
+        assert await store.token_holder("nobody") is None
         p = Participant("p1", "ses", "inv", "Sam", status="waiting")
         assert await store.redeem_invite(p, "ptok", time.time(), [])
-        participant, by_participant, of_session = await store.token_holder("ptok")
-        assert participant == await store.participant("p1")
-        assert by_participant is not None and by_participant.id == "inv"
-        assert by_participant.used_at is not None and of_session == session
+        holder = await store.token_holder("ptok")
+        assert holder is not None and holder.participant == await store.participant("p1")
+        assert holder.invite.id == "inv" and holder.invite.used_at is not None
+        assert (holder.session, holder.service) == (session, service)
+        assert await store.participant_holder("p1") == holder
+        assert await store.participant_holder("nobody") is None
     finally:
         await store.close()
 
