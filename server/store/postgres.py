@@ -92,9 +92,22 @@ def _event_row(r: EventRecord) -> tuple[int, float, str, str, str, str, str, str
     )
 
 
-# Whom a token names, as one row of whole records (see ``_holder``).
-_HOLDER = "SELECT p AS p, i AS i, s AS s, v AS v"
-_HOLDER_JOINS = "JOIN sessions s ON s.id = i.session_id JOIN services v ON v.id = s.service_id"
+# Whom a token names, as one row of whole records (see ``_holder``). By token: two index lookups
+# (a participant's token, else a not yet spent invite's), not one join with an OR across tables,
+# which would scan every invite.
+_HOLDER_BY_CAPABILITY_SQL = (
+    "SELECT p AS p, i AS i, s AS s, v AS v FROM participants p JOIN invites i ON i.id = p.invite_id"
+    " JOIN sessions s ON s.id = i.session_id JOIN services v ON v.id = s.service_id"
+    " WHERE p.token_hash = $1"
+    " UNION ALL SELECT NULL::participants, i, s, v FROM invites i"
+    " JOIN sessions s ON s.id = i.session_id JOIN services v ON v.id = s.service_id"
+    " WHERE i.token_hash = $1 AND NOT EXISTS (SELECT 1 FROM participants WHERE token_hash = $1)"
+)
+_HOLDER_BY_PARTICIPANT_SQL = (
+    "SELECT p AS p, i AS i, s AS s, v AS v FROM participants p JOIN invites i ON i.id = p.invite_id"
+    " JOIN sessions s ON s.id = i.session_id JOIN services v ON v.id = s.service_id"
+    " WHERE p.id = $1"
+)
 
 
 def _holder(row: Any) -> Holder | None:
@@ -732,25 +745,11 @@ class PostgresStore(Store):
 
     async def token_holder(self, token_hash: str) -> Holder | None:
         """Return whom a token names (participant, invite, session, service) in one query."""
-        return _holder(
-            await self._fetchrow(
-                f"{_HOLDER} FROM invites i {_HOLDER_JOINS}"
-                " LEFT JOIN participants p ON p.token_hash = $1"
-                " WHERE (p.id IS NOT NULL AND i.id = p.invite_id)"
-                " OR (p.id IS NULL AND i.token_hash = $1)",
-                token_hash,
-            )
-        )
+        return _holder(await self._fetchrow(_HOLDER_BY_CAPABILITY_SQL, token_hash))
 
     async def participant_holder(self, participant_id: str) -> Holder | None:
-        """Return a participant with their invite, session and service: one query."""
-        return _holder(
-            await self._fetchrow(
-                f"{_HOLDER} FROM participants p JOIN invites i ON i.id = p.invite_id"
-                f" {_HOLDER_JOINS} WHERE p.id = $1",
-                participant_id,
-            )
-        )
+        """Return a participant with their invite, session and service in one query."""
+        return _holder(await self._fetchrow(_HOLDER_BY_PARTICIPANT_SQL, participant_id))
 
     async def participant_by_invite(self, invite_id: str) -> Participant | None:
         """Return the participant who redeemed this invite, if any."""
