@@ -20,11 +20,11 @@ from typing import Any, Literal, Protocol
 from server.auth.passwords import Passwords
 from server.auth.tokens import token_hash
 from server.config import Config
-from server.errors import BadRequest, NotFound, Unauthorized
+from server.errors import BadRequest, NotFound, Unauthorized, Unavailable
 from server.hub import Hub
 from server.models import Alert, Invite, Participant, Service, Session, User
 from server.sessions import PIN, clean_text
-from server.store import NewEvent, SignalWrite, Store, WebhookBody
+from server.store import NewEvent, SignalWrite, StaleRead, Store, WebhookBody
 from signals import (
     Acknowledged,
     AlertInput,
@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 Channel = Literal["socket", "http", "beacon", "chat", "spoken", "console", "embed"]
 CLIENT_KINDS: frozenset[str] = frozenset({"panic", "step_away", "resume"})
+STALE_RETRIES = 5  # decisions taken again when the pause state changed under a signal
 
 
 class Gate(Protocol):
@@ -319,8 +320,31 @@ class Safety:
         extra: dict[str, Any],
         actor: str | None,
     ) -> Receipt:
-        # A duplicate is found by the commit itself (the signal id is unique per subject).
-        participant = await self._fresh_participant(subject)
+        # The commit itself finds a duplicate (the signal id is unique per subject) and a pause
+        # state that changed after it was read (another signal, on this node or another): then
+        # the signal is decided again on the state as it is now.
+        participant = subject.participant
+        for _ in range(STALE_RETRIES):
+            try:
+                return await self._decide_and_commit(
+                    subject, participant, signal, channel, problems, now, extra, actor
+                )
+            except StaleRead:
+                participant = await self._store.participant(subject.id)
+        raise Unavailable("The signal could not be recorded just now. Please try again.")
+
+    async def _decide_and_commit(
+        self,
+        subject: Subject,
+        read: Participant | None,
+        signal: Signal,
+        channel: Channel,
+        problems: tuple[str, ...],
+        now: float,
+        extra: dict[str, Any],
+        actor: str | None,
+    ) -> Receipt:
+        participant = read
         state = _participant_state(subject.id, participant)
         new_state, effects = step_participant(state, signal, now)
         who = actor or f"participant:{subject.id}"
@@ -420,6 +444,7 @@ class Safety:
             channel=channel,
             received_at=now,
             participant=participant,
+            participant_read=read,
             alerts=alerts,
             webhooks=webhooks,
             events=events,
@@ -431,11 +456,6 @@ class Safety:
         log.info("Signal %s recorded (%s via %s)", signal.kind, signal.source, channel)
         await self._carry_out(subject, participant, effects, alerts, escalations, new_state)
         return Receipt(signal.id, duplicate=False)
-
-    async def _fresh_participant(self, subject: Subject) -> Participant | None:
-        if subject.participant is None:
-            return None
-        return await self._store.participant(subject.participant.id)
 
     async def _carry_out(
         self,

@@ -34,6 +34,10 @@ class StoreError(Exception):
     """The store could not do what was asked; the message is safe to show."""
 
 
+class StaleRead(Exception):
+    """The state a write was decided on changed after it was read: nothing was written."""
+
+
 class AuditKey:
     """The checkpoint key and the last checkpoint, kept in files outside the database."""
 
@@ -137,6 +141,9 @@ class SignalWrite:
     received_at: float
     participant: Participant | None
     """The participant with its new pause state, or None for a signal sent before joining."""
+    participant_read: Participant | None = None
+    """The participant as read when the signal was decided (None: no check): if its pause state
+    is no longer the one stored, the commit raises ``StaleRead`` and writes nothing."""
     alerts: Sequence[Alert] = ()
     webhooks: Sequence[WebhookBody] = ()
     events: Sequence[NewEvent] = field(default_factory=tuple)
@@ -150,6 +157,13 @@ class Holder:
     invite: Invite
     session: Session
     service: Service
+
+
+def pause_read(read: Participant | None) -> tuple[bool, str | None, float | None, str | None]:
+    """The parameters of a pause-state check: (no check wanted, reason, since, alert id)."""
+    if read is None:
+        return (True, None, None, None)
+    return (False, read.paused_reason, read.paused_at, read.alert_id)
 
 
 class Store(ABC):

@@ -40,10 +40,12 @@ from server.store.base import (
     Holder,
     OutboxItem,
     SignalWrite,
+    StaleRead,
     Store,
     StoreError,
     WebhookAttempt,
     WebhookBody,
+    pause_read,
 )
 from server.store.chain import EventRecord, checkpoint_mac
 from server.store.events import NewEvent
@@ -797,14 +799,16 @@ class PostgresStore(Store):
             # The signal row, the participant's pause state, its alerts and webhooks in one
             # round trip; the rest is written only if the signal is new (its id unique per
             # subject). The event log follows, under the head row's lock, as in every write.
-            inserted = await tx.conn.fetchval(
+            inserted, saved = await tx.conn.fetchrow(
                 "WITH signal AS (INSERT INTO signals"  # noqa: S608 (see SIGNAL_IS_NEW)
                 " (subject_id, signal_id, kind, source,"
                 " channel, received_at) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING"
                 " RETURNING 1), paused AS (UPDATE participants SET paused_reason = $7,"
-                " paused_at = $8, alert_id = $9 WHERE id = $10 AND EXISTS (SELECT 1 FROM signal)),"
+                " paused_at = $8, alert_id = $9 WHERE id = $10 AND EXISTS (SELECT 1 FROM signal)"
+                " AND ($24 OR (paused_reason IS NOT DISTINCT FROM $25 AND paused_at IS NOT"
+                " DISTINCT FROM $26 AND alert_id IS NOT DISTINCT FROM $27)) RETURNING 1),"
                 f" {_upsert_alerts(11, SIGNAL_IS_NEW)}, {_queue_webhooks(19, SIGNAL_IS_NEW)}"
-                " SELECT count(*) FROM signal",
+                " SELECT (SELECT count(*) FROM signal), (SELECT count(*) FROM paused)",
                 write.subject_id,
                 write.signal_id,
                 write.kind,
@@ -817,9 +821,12 @@ class PostgresStore(Store):
                 p.id if p else None,
                 *_alert_columns(write.alerts),
                 *_webhook_columns(write.webhooks),
+                *pause_read(write.participant_read),
             )
             if not inserted:
                 return False
+            if p is not None and not saved:
+                raise StaleRead(p.id)  # leaving the block rolls the signal row back too
             await self._append(tx, write.events)
             return True
 

@@ -34,10 +34,12 @@ from server.store.base import (
     AuditKey,
     OutboxItem,
     SignalWrite,
+    StaleRead,
     Store,
     StoreError,
     WebhookAttempt,
     WebhookBody,
+    pause_read,
 )
 from server.store.chain import GENESIS_HASH, EventRecord, checkpoint_mac
 from server.store.events import NewEvent
@@ -665,12 +667,15 @@ class SqliteStore(Store):
             if not inserted:
                 return False
             if write.participant is not None:
-                p = write.participant
-                db.execute(
+                p, was = write.participant, write.participant_read
+                saved = db.execute(
                     "UPDATE participants SET paused_reason = ?, paused_at = ?, alert_id = ?"
-                    " WHERE id = ?",
-                    (p.paused_reason, p.paused_at, p.alert_id, p.id),
-                )
+                    " WHERE id = ? AND (? OR (paused_reason IS ? AND paused_at IS ?"
+                    " AND alert_id IS ?))",
+                    (p.paused_reason, p.paused_at, p.alert_id, p.id, *pause_read(was)),
+                ).rowcount
+                if not saved:
+                    raise StaleRead(p.id)
             for alert in write.alerts:
                 self._save_alert(db, alert)
             self._enqueue_webhooks(db, write.webhooks)

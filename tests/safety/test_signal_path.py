@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 
 from server.config import Config
+from server.web.keys import SAFETY
 from tests.harness import Haven, Inbox, Staff, start_haven, stop_haven
 
 
@@ -227,6 +228,32 @@ async def test_resume_needs_the_pin_and_duress_pin_escalates_silently(haven: Hav
     assert [r["duress"] for r in resumed] == [False, True]
     for sio in (client, lead_console):
         await sio.disconnect()
+
+
+async def test_a_panic_read_on_a_stale_pause_state_is_decided_again(haven: Haven) -> None:
+    """A resume commits (elsewhere) between a panic's read and its commit: the panic still alerts.
+
+    Decided on the stale read (still paused), the panic would change nothing and raise no alert;
+    the commit notices the pause state moved and the signal is decided again on what is stored.
+    """
+    staff = await haven.staff()
+    session_id = await haven.new_session(staff)
+    joined, client = await _admitted_client(haven, staff, session_id, pin="123456")
+    await client.call("signal", _signal(), namespace="/client", timeout=5)
+    safety = haven.app[SAFETY]
+    stale = await safety.subject_for_token(joined["token"])  # read while paused
+    assert stale.participant is not None and stale.participant.paused_reason == "panic"
+    resumed = await client.call(
+        "signal", _signal("resume", "resume-0001", pin="123456"), namespace="/client", timeout=5
+    )
+    assert resumed["ok"]
+    receipt = await safety.receive(stale, _signal(sid="sig-000002"), "http")
+    assert not receipt.duplicate
+    participant = await haven.store.participant(joined["participant_id"])
+    alerts = await haven.store.alerts(session_id)
+    assert participant is not None and participant.paused_reason == "panic"
+    assert len(alerts) == 2 and participant.alert_id == alerts[-1].id
+    await client.disconnect()
 
 
 async def test_facilitator_can_pause_but_never_resume(haven: Haven) -> None:

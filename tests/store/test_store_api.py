@@ -12,7 +12,15 @@ import pytest
 from server.config import Config
 from server.errors import Unavailable
 from server.models import Alert, Invite, Login, Participant, Service, Session, User
-from server.store import Holder, NewEvent, SignalWrite, Store, StoreError, WebhookBody
+from server.store import (
+    Holder,
+    NewEvent,
+    SignalWrite,
+    StaleRead,
+    Store,
+    StoreError,
+    WebhookBody,
+)
 from server.store.base import ApiKey
 from server.store.factory import make_store
 from signals import AlertState
@@ -122,6 +130,46 @@ async def test_no_webhook_is_queued_for_a_service_without_an_endpoint(backend: B
         assert await store.signal_seen("inv", "sig-nohook")
         assert await store.due_webhooks(now + 1) == []
         assert await store.webhook_attempts("svc") == []
+    finally:
+        await store.close()
+
+
+async def test_a_signal_decided_on_a_stale_pause_state_writes_nothing(backend: Backend) -> None:
+    """If the pause state changed since it was read, the commit raises StaleRead, all undone."""
+    store, _, _ = await _seed(backend)
+    try:
+        p = Participant("p1", "ses", "inv", "Sam", status="admitted")
+        assert await store.redeem_invite(p, "ptok", time.time(), [])
+        now = time.time()
+
+        def panic(signal_id: str, alert_id: str, read: Participant) -> SignalWrite:
+            state = AlertState(alert_id, "p1", "panic", now)
+            alert = Alert("svc", "ses", signal_id, "control", state)
+            return SignalWrite(
+                subject_id="p1",
+                signal_id=signal_id,
+                kind="panic",
+                source="control",
+                channel="socket",
+                received_at=now,
+                participant=replace(p, paused_reason="panic", paused_at=now, alert_id=alert_id),
+                participant_read=read,
+                alerts=[alert],
+                webhooks=[WebhookBody(f"wh-{signal_id}", "svc", "session.paused", {}, now)],
+                events=[_ev("signal.received", "ses")],
+            )
+
+        assert await store.record_signal(panic("sig1", "al1", p))  # read: active; it was
+        head = await store.head_seq()
+        with pytest.raises(StaleRead):  # read: active; it is paused by now
+            await store.record_signal(panic("sig2", "al2", p))
+        assert await store.head_seq() == head
+        assert not await store.signal_seen("p1", "sig2")
+        assert [a.id for a in await store.open_alerts(session_id="ses")] == ["al1"]
+        assert [w.id for w in await store.due_webhooks(now + 1)] == ["wh-sig1"]
+        stored = await store.participant("p1")
+        assert stored is not None and stored.alert_id == "al1"
+        assert await store.record_signal(panic("sig2", "al2", stored))  # decided again: fine
     finally:
         await store.close()
 
