@@ -292,10 +292,19 @@ class Safety:
         extra: dict[str, Any] | None = None,
         actor: str | None = None,
     ) -> Receipt:
-        async with self._one_at_a_time(subject.id):  # read, decide, commit
-            return await self._apply_locked(
-                subject, signal, channel, problems, now, extra or {}, actor
-            )
+        # The commit itself finds a duplicate (the signal id is unique per subject) and a pause
+        # state that changed after it was read (another signal, on this node or another): then
+        # the signal is decided again on the state as it is now.
+        async with self._one_at_a_time(subject.id):
+            participant = subject.participant
+            for _ in range(STALE_RETRIES):
+                try:
+                    return await self._decide_and_commit(
+                        subject, participant, signal, channel, problems, now, extra or {}, actor
+                    )
+                except StaleRead:
+                    participant = await self._store.participant(subject.id)
+        raise Unavailable("The signal could not be recorded just now. Please try again.")
 
     @contextlib.asynccontextmanager
     async def _one_at_a_time(self, subject_id: str) -> AsyncIterator[None]:
@@ -309,29 +318,6 @@ class Safety:
             users[0] -= 1
             if not users[0]:
                 del self._subject_locks[subject_id]
-
-    async def _apply_locked(
-        self,
-        subject: Subject,
-        signal: Signal,
-        channel: Channel,
-        problems: tuple[str, ...],
-        now: float,
-        extra: dict[str, Any],
-        actor: str | None,
-    ) -> Receipt:
-        # The commit itself finds a duplicate (the signal id is unique per subject) and a pause
-        # state that changed after it was read (another signal, on this node or another): then
-        # the signal is decided again on the state as it is now.
-        participant = subject.participant
-        for _ in range(STALE_RETRIES):
-            try:
-                return await self._decide_and_commit(
-                    subject, participant, signal, channel, problems, now, extra, actor
-                )
-            except StaleRead:
-                participant = await self._store.participant(subject.id)
-        raise Unavailable("The signal could not be recorded just now. Please try again.")
 
     async def _decide_and_commit(
         self,
