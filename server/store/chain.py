@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from server.store.events import NewEvent
 
 GENESIS_HASH = "0" * 64
 
@@ -50,6 +53,28 @@ class EventRecord:
     def to_json(self) -> dict[str, Any]:
         """Return the record as a JSON-ready mapping, for export."""
         return {**self.body(), "hash": self.hash}
+
+
+def chain_after(
+    events: Sequence[NewEvent], seq: int, prev_hash: str, ts: float
+) -> list[EventRecord]:
+    """Hash-chain ``events``, stamped ``ts``, after the head ``(seq, prev_hash)``."""
+    records = []
+    for event in events:
+        record = EventRecord(
+            seq + 1,
+            ts,
+            event.service_id,
+            event.session_id,
+            event.actor,
+            event.type,
+            event.payload,
+            prev_hash,
+        )
+        record = EventRecord(**{**record.body(), "hash": record.computed_hash()})
+        records.append(record)
+        seq, prev_hash = record.seq, record.hash
+    return records
 
 
 def checkpoint_mac(key: bytes, seq: int, head_hash: str) -> str:

@@ -47,7 +47,7 @@ from server.store.base import (
     WebhookBody,
     pause_read,
 )
-from server.store.chain import EventRecord, checkpoint_mac
+from server.store.chain import GENESIS_HASH, EventRecord, chain_after, checkpoint_mac
 from server.store.events import NewEvent
 from server.store.migrations import LATEST, MIGRATIONS
 from server.store.rows import (
@@ -176,6 +176,30 @@ def _webhook_columns(bodies: Sequence[WebhookBody]) -> list[list[Any]]:
     return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * 5
 
 
+def _event_columns(records: Sequence[EventRecord]) -> list[Any]:
+    """The events as 9 arrays and the new head (seq, hash): parameters $1 to $11."""
+    columns = [list(c) for c in zip(*(_event_row(r) for r in records), strict=True)]
+    return [*columns, records[-1].seq, records[-1].hash]
+
+
+# Appending: the events (9 arrays) and the new head in one statement.
+_EVENTS_SQL = (
+    "appended AS (INSERT INTO events (seq, ts, service_id, session_id, actor, type, payload,"
+    " prev_hash, hash) SELECT * FROM unnest($1::bigint[], $2::float8[], $3::text[], $4::text[],"
+    " $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])"
+)
+# (Statements built from constants only: S608 does not apply.)
+_APPEND_SQL = f"WITH {_EVENTS_SQL}) UPDATE event_head SET seq = $10, hash = $11 WHERE id = 1"  # noqa: S608
+# The same, only if the head (locked here) is still ($12, $13); it returns the head it locked.
+_APPEND_IF_HEAD_SQL = (
+    "WITH head AS MATERIALIZED (SELECT seq, hash FROM event_head WHERE id = 1 FOR UPDATE),"  # noqa: S608
+    f" {_EVENTS_SQL} WHERE (SELECT seq = $12 AND hash = $13 FROM head)),"
+    " moved AS (UPDATE event_head SET seq = $10, hash = $11"
+    " WHERE id = 1 AND (SELECT seq = $12 AND hash = $13 FROM head))"
+    " SELECT seq, hash FROM head"
+)
+
+
 def _count(status: str) -> int:
     """Return the row count of a command tag such as ``UPDATE 1`` or ``INSERT 0 1``."""
     try:
@@ -194,11 +218,12 @@ def describe_url(url: str) -> str:
 
 
 class _Tx:
-    """One open transaction, and the checkpoints to record once it has committed."""
+    """One open transaction, the checkpoints to record and the head it leaves once committed."""
 
     def __init__(self, conn: Conn) -> None:
         self.conn = conn
         self.checkpoints: list[Checkpoint] = []
+        self.head: tuple[int, str] | None = None
 
 
 class PostgresStore(Store):
@@ -220,6 +245,7 @@ class PostgresStore(Store):
         self._max = max_connections
         self._pool: asyncpg.Pool | None = None
         self._read_only = False
+        self._head_seen: tuple[int, str] = (0, GENESIS_HASH)  # a guess; the database decides
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -317,6 +343,8 @@ class PostgresStore(Store):
         # checkpoint beyond the log's end and call it truncation.
         for checkpoint in tx.checkpoints if tx else ():
             self._key.record_head(checkpoint)
+        if tx is not None and tx.head is not None:
+            self._head_seen = tx.head
 
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
         return await self._guard(lambda: self._live_pool.fetch(sql, *args))
@@ -328,40 +356,26 @@ class PostgresStore(Store):
         return await self._guard(lambda: self._live_pool.fetchval(sql, *args))
 
     async def _append(self, tx: _Tx, events: Sequence[NewEvent]) -> list[EventRecord]:
-        """Append ``events`` after the head, holding the head row's lock until commit."""
+        """Append ``events`` after the head, holding the head row's lock until commit.
+
+        The chain is computed on the head this process last saw and sent with it in one
+        statement, which locks the head row and appends only if the head is still that one;
+        otherwise (another process appended meanwhile) it returns the head it locked, and the
+        chain is computed again on it: one round trip usually, two at most.
+        """
         if not events:
             return []
-        head = await tx.conn.fetchrow("SELECT seq, hash FROM event_head WHERE id = 1 FOR UPDATE")
-        seq, prev = int(head["seq"]), str(head["hash"])
-        records = []
-        for event in events:
-            record = EventRecord(
-                seq=seq + 1,
-                ts=time.time(),
-                service_id=event.service_id,
-                session_id=event.session_id,
-                actor=event.actor,
-                type=event.type,
-                payload=event.payload,
-                prev_hash=prev,
-            )
-            record = EventRecord(**{**record.body(), "hash": record.computed_hash()})
-            records.append(record)
-            seq, prev = record.seq, record.hash
-        columns = list(zip(*(_event_row(r) for r in records), strict=True))
-        # The events and the new head in one statement: one round trip, not two.
-        await tx.conn.execute(
-            "WITH appended AS (INSERT INTO events (seq, ts, service_id, session_id, actor, type,"
-            " payload, prev_hash, hash) SELECT * FROM unnest($1::bigint[], $2::float8[],"
-            " $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]))"
-            " UPDATE event_head SET seq = $10, hash = $11 WHERE id = 1",
-            *(list(c) for c in columns),
-            seq,
-            prev,
-        )
+        seq, prev = self._head_seen
+        records = chain_after(events, seq, prev, time.time())
+        head = await tx.conn.fetchrow(_APPEND_IF_HEAD_SQL, *_event_columns(records), seq, prev)
+        if (head["seq"], head["hash"]) != (seq, prev):
+            # The lock is ours now: the head cannot move again before the commit.
+            records = chain_after(events, int(head["seq"]), str(head["hash"]), time.time())
+            await tx.conn.execute(_APPEND_SQL, *_event_columns(records))
         for record in records:
             if record.seq % self._checkpoint_every == 0:
                 await self._write_checkpoint(tx, record.seq, record.hash)
+        tx.head = (records[-1].seq, records[-1].hash)
         return records
 
     async def _write_checkpoint(self, tx: _Tx, seq: int, head: str) -> None:

@@ -41,7 +41,7 @@ from server.store.base import (
     WebhookBody,
     pause_read,
 )
-from server.store.chain import GENESIS_HASH, EventRecord, checkpoint_mac
+from server.store.chain import GENESIS_HASH, EventRecord, chain_after, checkpoint_mac
 from server.store.events import NewEvent
 from server.store.rows import (
     alert_from,
@@ -170,20 +170,8 @@ class SqliteStore(Store):
             self._wal.note_commit()
 
     def _append(self, db: sqlite3.Connection, events: Sequence[NewEvent]) -> list[EventRecord]:
-        records = []
-        for event in events:
-            seq, prev = self._head
-            record = EventRecord(
-                seq=seq + 1,
-                ts=time.time(),
-                service_id=event.service_id,
-                session_id=event.session_id,
-                actor=event.actor,
-                type=event.type,
-                payload=event.payload,
-                prev_hash=prev,
-            )
-            record = EventRecord(**{**record.body(), "hash": record.computed_hash()})
+        records = chain_after(events, *self._head, time.time())
+        for record in records:
             db.execute(
                 "INSERT INTO events (seq, ts, service_id, session_id, actor, type, payload,"
                 " prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -200,7 +188,6 @@ class SqliteStore(Store):
                 ),
             )
             self._head = (record.seq, record.hash)
-            records.append(record)
             if record.seq % self._checkpoint_every == 0:
                 self._write_checkpoint(db)
         return records
