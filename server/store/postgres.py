@@ -122,7 +122,7 @@ def _holder(row: Any) -> Holder | None:
 
 # The two ``WITH`` items below are built from constants only (parameter numbers and a fixed
 # condition); every value travels as a parameter.
-SIGNAL_IS_NEW = "EXISTS (SELECT 1 FROM signal)"
+_SIGNAL_IS_NEW = "EXISTS (SELECT 1 FROM signal)"
 
 
 def _upsert_alerts(first: int, when: str = "TRUE") -> str:
@@ -814,14 +814,14 @@ class PostgresStore(Store):
             # round trip; the rest is written only if the signal is new (its id unique per
             # subject). The event log follows, under the head row's lock, as in every write.
             inserted, saved = await tx.conn.fetchrow(
-                "WITH signal AS (INSERT INTO signals"  # noqa: S608 (see SIGNAL_IS_NEW)
+                "WITH signal AS (INSERT INTO signals"  # noqa: S608 (see _SIGNAL_IS_NEW)
                 " (subject_id, signal_id, kind, source,"
                 " channel, received_at) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING"
                 " RETURNING 1), paused AS (UPDATE participants SET paused_reason = $7,"
                 " paused_at = $8, alert_id = $9 WHERE id = $10 AND EXISTS (SELECT 1 FROM signal)"
                 " AND ($24 OR (paused_reason IS NOT DISTINCT FROM $25 AND paused_at IS NOT"
                 " DISTINCT FROM $26 AND alert_id IS NOT DISTINCT FROM $27)) RETURNING 1),"
-                f" {_upsert_alerts(11, SIGNAL_IS_NEW)}, {_queue_webhooks(19, SIGNAL_IS_NEW)}"
+                f" {_upsert_alerts(11, _SIGNAL_IS_NEW)}, {_queue_webhooks(19, _SIGNAL_IS_NEW)}"
                 " SELECT (SELECT count(*) FROM signal), (SELECT count(*) FROM paused)",
                 write.subject_id,
                 write.signal_id,
