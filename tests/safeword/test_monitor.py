@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from server.safeword.model import Pronunciations, SpeechModel
 from server.safeword.monitor import SpokenMonitor
-from server.safeword.opus import OPUS_RATE, WavAudioTrack, encode_opus
+from server.safeword.opus import OPUS_RATE, OpusPacket, WavAudioTrack, encode_opus
 from server.safeword.pool import SpottingPool
 from server.safeword.spotter import SpotterRecipe, SpotterSettings
 
@@ -42,14 +42,19 @@ def monitor_for(
     return monitor, detections
 
 
+async def hear(monitor: SpokenMonitor, packets: Sequence[OpusPacket]) -> None:
+    """Feed packets one by one, as the relay does, and wait until all of them are spotted."""
+    for packet in packets:
+        monitor.feed(packet.payload, packet.rtp_timestamp)
+    await asyncio.wait_for(monitor.flush(), TIMEOUT)
+
+
 async def test_phrase_in_a_sentence_is_detected(
     pool: SpottingPool, model: SpeechModel, pronunciations: Pronunciations, speak: Speak
 ) -> None:
     """Packets of a sentence containing the phrase, fed one by one, produce one detection."""
     monitor, detections = monitor_for(pool, model, pronunciations)
-    for packet in encode_opus(speak(WITH_PHRASE), 16000):
-        monitor.feed(packet.payload, packet.rtp_timestamp)
-    await asyncio.wait_for(monitor.flush(), TIMEOUT)
+    await hear(monitor, encode_opus(speak(WITH_PHRASE), 16000))
     assert len(detections) == 1
     score, at = detections[0]
     assert score >= THRESHOLD
@@ -63,9 +68,7 @@ async def test_same_speech_without_the_phrase_is_not_detected(
     """The same sentence with another word in place of the phrase produces nothing."""
     monitor, detections = monitor_for(pool, model, pronunciations)
     packets = encode_opus(speak(WITHOUT_PHRASE), 16000)
-    for packet in packets:
-        monitor.feed(packet.payload, packet.rtp_timestamp)
-    await asyncio.wait_for(monitor.flush(), TIMEOUT)
+    await hear(monitor, packets)
     assert detections == []
     assert monitor.seconds_decoded == pytest.approx(len(packets) * 0.02, abs=0.1)
     monitor.close()
@@ -77,9 +80,7 @@ async def test_closed_monitor_decodes_nothing(
     """After close, fed packets are ignored: nothing is decoded and nothing is reported."""
     monitor, detections = monitor_for(pool, model, pronunciations)
     monitor.close()
-    for packet in encode_opus(speak(WITH_PHRASE), 16000):
-        monitor.feed(packet.payload, packet.rtp_timestamp)
-    await asyncio.wait_for(monitor.flush(), TIMEOUT)
+    await hear(monitor, encode_opus(speak(WITH_PHRASE), 16000))
     assert monitor.seconds_decoded == 0.0
     assert detections == []
     monitor.close()
@@ -91,9 +92,7 @@ async def test_closing_mid_stream_stops_decoding(
     """Closing after the first second drops the rest, so the phrase later on is never heard."""
     monitor, detections = monitor_for(pool, model, pronunciations)
     packets = encode_opus(speak(WITH_PHRASE), 16000)
-    for packet in packets[:50]:
-        monitor.feed(packet.payload, packet.rtp_timestamp)
-    await asyncio.wait_for(monitor.flush(), TIMEOUT)
+    await hear(monitor, packets[:50])
     monitor.close()
     for packet in packets[50:]:
         monitor.feed(packet.payload, packet.rtp_timestamp)
@@ -140,9 +139,7 @@ async def test_in_thread_lanes_detect_too(
     pool = SpottingPool(workers=1, processes=False)
     try:
         monitor, detections = monitor_for(pool, model, pronunciations)
-        for packet in encode_opus(speak(WITH_PHRASE), 16000):
-            monitor.feed(packet.payload, packet.rtp_timestamp)
-        await asyncio.wait_for(monitor.flush(), TIMEOUT)
+        await hear(monitor, encode_opus(speak(WITH_PHRASE), 16000))
         assert len(detections) == 1
         monitor.close()
     finally:
@@ -176,19 +173,13 @@ async def test_a_crashed_worker_is_replaced(
     try:
         monitor, detections = monitor_for(pool, model, pronunciations)
         packets = encode_opus(speak(WITHOUT_PHRASE), 16000)
-        for packet in packets[:10]:
-            monitor.feed(packet.payload, packet.rtp_timestamp)
-        await asyncio.wait_for(monitor.flush(), TIMEOUT)
+        await hear(monitor, packets[:10])
         lane = pool._lanes[0]
         assert lane._process is not None
         lane._process.kill()
         lane._process.join(TIMEOUT)
-        for packet in packets[10:20]:  # lost with the worker: the lane restarts it
-            monitor.feed(packet.payload, packet.rtp_timestamp)
-        await asyncio.wait_for(monitor.flush(), TIMEOUT)
-        for packet in encode_opus(speak(WITH_PHRASE), 16000):
-            monitor.feed(packet.payload, packet.rtp_timestamp)
-        await asyncio.wait_for(monitor.flush(), TIMEOUT)
+        await hear(monitor, packets[10:20])  # lost with the worker: the lane restarts it
+        await hear(monitor, encode_opus(speak(WITH_PHRASE), 16000))
         assert len(detections) == 1
         monitor.close()
     finally:
