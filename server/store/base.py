@@ -141,7 +141,7 @@ class SignalWrite:
     received_at: float
     participant: Participant | None
     """The participant with its new pause state, or None for a signal sent before joining."""
-    participant_read: Participant | None = None
+    participant_read: Participant | None
     """The participant as read when the signal was decided (None: no check): if its pause state
     is no longer the one stored, the commit raises ``StaleRead`` and writes nothing."""
     alerts: Sequence[Alert] = ()
