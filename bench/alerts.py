@@ -5,7 +5,8 @@ floor, a bare python-socketio server forwarding one message between two clients.
 generator holds every client and console connection in this process and measures with one
 clock. For each load (1, 100, 500 connected sessions: a client and a facilitator console
 each) it triggers one panic per sampled session, one at a time, and times until the alert
-reaches that session's console; the floor does the same with a plain forwarded message.
+reaches that session's console; the floor does the same with a plain forwarded message. The
+floor is measured first and stopped before Haven is measured.
 """
 
 from __future__ import annotations
@@ -255,6 +256,10 @@ async def _run(loads: list[int], samples: int, data_dir: Path) -> dict[str, floa
         floor_load = FloorLoad(f"http://127.0.0.1:{floor_port}")
         floor_results = await _measure(floor_load, loads, samples)
         await floor_load.close()
+        # Each server is measured alone: the floor's teardown (a full collection of 1,000
+        # connections' worth of objects, up to 250 ms) must not land in Haven's samples.
+        floor.terminate()
+        floor.wait(timeout=15)
         haven_load = HavenLoad(f"http://127.0.0.1:{haven_port}")
         haven_results = await _measure(haven_load, loads, samples)
         await haven_load.close()
