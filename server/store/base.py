@@ -142,8 +142,8 @@ class SignalWrite:
     participant: Participant | None
     """The participant with its new pause state, or None for a signal sent before joining."""
     participant_read: Participant | None
-    """The participant as read when the signal was decided (None: no check): if its pause state
-    is no longer the one stored, the commit raises ``StaleRead`` and writes nothing."""
+    """The participant as read when the signal was decided (None: not joined yet): if its pause
+    state is no longer the one stored, the commit raises ``StaleRead`` and writes nothing."""
     alerts: Sequence[Alert] = ()
     webhooks: Sequence[WebhookBody] = ()
     events: Sequence[NewEvent] = field(default_factory=tuple)
@@ -159,11 +159,11 @@ class Holder:
     service: Service
 
 
-def pause_read(read: Participant | None) -> tuple[bool, str | None, float | None, str | None]:
-    """The parameters of a pause-state check: (no check wanted, reason, since, alert id)."""
+def pause_read(read: Participant | None) -> tuple[str | None, float | None, str | None]:
+    """The pause state a signal was decided on (reason, since, alert id): the commit's check."""
     if read is None:
-        return (True, None, None, None)
-    return (False, read.paused_reason, read.paused_at, read.alert_id)
+        return (None, None, None)
+    return (read.paused_reason, read.paused_at, read.alert_id)
 
 
 class Store(ABC):

@@ -819,8 +819,8 @@ class PostgresStore(Store):
                 " channel, received_at) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING"
                 " RETURNING 1), paused AS (UPDATE participants SET paused_reason = $7,"
                 " paused_at = $8, alert_id = $9 WHERE id = $10 AND EXISTS (SELECT 1 FROM signal)"
-                " AND ($24 OR (paused_reason IS NOT DISTINCT FROM $25 AND paused_at IS NOT"
-                " DISTINCT FROM $26 AND alert_id IS NOT DISTINCT FROM $27)) RETURNING 1),"
+                " AND paused_reason IS NOT DISTINCT FROM $24 AND paused_at IS NOT DISTINCT FROM"
+                " $25 AND alert_id IS NOT DISTINCT FROM $26 RETURNING 1),"
                 f" {_upsert_alerts(11, _SIGNAL_IS_NEW)}, {_queue_webhooks(19, _SIGNAL_IS_NEW)}"
                 " SELECT (SELECT count(*) FROM signal), (SELECT count(*) FROM paused)",
                 write.subject_id,

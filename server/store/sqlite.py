@@ -657,8 +657,7 @@ class SqliteStore(Store):
                 p, was = write.participant, write.participant_read
                 saved = db.execute(
                     "UPDATE participants SET paused_reason = ?, paused_at = ?, alert_id = ?"
-                    " WHERE id = ? AND (? OR (paused_reason IS ? AND paused_at IS ?"
-                    " AND alert_id IS ?))",
+                    " WHERE id = ? AND paused_reason IS ? AND paused_at IS ? AND alert_id IS ?",
                     (p.paused_reason, p.paused_at, p.alert_id, p.id, *pause_read(was)),
                 ).rowcount
                 if not saved:
