@@ -13,7 +13,6 @@ choices are made without looking at the held-out set.
 from __future__ import annotations
 
 import argparse
-import audioop
 import math
 import os
 import random
@@ -27,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from bench import pcm as pcm16
 from bench.report import percentile, print_figures, print_table
 from server.safeword.bank import BankSpec, SpeechBank, bank_root, build_bank, synthesise
 from server.safeword.calibrate import choose_threshold, scan
@@ -496,8 +496,9 @@ def _positive(
 
 def _trim_end(pcm: bytes, level: int = 300) -> bytes:
     """Drop trailing near-silence, so the end of the audio is the end of the phrase."""
-    end = len(pcm) // 2
-    while end > 0 and abs(audioop.getsample(pcm, 2, end - 1)) < level:
+    values = pcm16.samples(pcm)
+    end = len(values)
+    while end > 0 and abs(values[end - 1]) < level:
         end -= 1
     return pcm[: end * 2]
 
@@ -515,9 +516,9 @@ def make_babble(directory: Path, seconds: float) -> bytes:
             )
             pcm += part.read_bytes()
         pcm = pcm[: int(seconds * SAMPLE_RATE) * 2]
-        level = max(1, audioop.rms(pcm, 2))
+        level = max(1, pcm16.rms(pcm))
         path = directory / f"talker{talker}.raw"
-        path.write_bytes(audioop.mul(pcm, 2, 2000 / level))
+        path.write_bytes(pcm16.scale(pcm, 2000 / level))
         talkers.append(path)
     raw = ["-t", "raw", "-r", str(SAMPLE_RATE), "-e", "signed-integer", "-b", "16", "-c", "1"]
     out = directory / "babble.raw"
@@ -539,8 +540,8 @@ def mix_all(positives: list[Positive], babble: bytes, snr: float | None) -> list
         length = len(positive.pcm)
         offset = rng.randrange(0, (len(babble) - length) // 2) * 2
         noise = babble[offset : offset + length]
-        gain = audioop.rms(positive.pcm, 2) / max(1, audioop.rms(noise, 2)) / 10 ** (snr / 20)
-        pcm = audioop.add(positive.pcm, audioop.mul(noise, 2, gain), 2)
+        gain = pcm16.rms(positive.pcm) / max(1, pcm16.rms(noise)) / 10 ** (snr / 20)
+        pcm = pcm16.add_scaled(positive.pcm, noise, gain)
         mixed.append(replace(positive, pcm=pcm))
     return mixed
 
