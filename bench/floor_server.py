@@ -18,16 +18,16 @@ def build() -> web.Application:
     app = web.Application()
     sio.attach(app)
 
-    @sio.on("join")  # type: ignore[misc]
     async def join(sid: str, data: Any) -> dict[str, bool]:
         await sio.enter_room(sid, f"pair:{data['pair']}")
         return {"ok": True}
 
-    @sio.on("ping")  # type: ignore[misc]
     async def ping(sid: str, data: Any) -> dict[str, bool]:
         await sio.emit("pong", data, room=f"pair:{data['pair']}", skip_sid=sid)
         return {"ok": True}
 
+    sio.on("join", join)
+    sio.on("ping", ping)
     return app
 
 

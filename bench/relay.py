@@ -31,6 +31,7 @@ from aiortc import (
     RTCConfiguration,
     RTCPeerConnection,
     RTCRtpReceiver,
+    RTCRtpTransceiver,
     RTCSessionDescription,
 )
 from aiortc.contrib.media import MediaRelay
@@ -208,10 +209,10 @@ async def _gate(relay: Relay, sessions: int, cycles: int) -> list[tuple[float, f
 def _pre_encode() -> tuple[list[bytes], list[bytes]]:
     """Encode a looping 2 s VGA VP8 clip (keyframe every GOP frames) and 1 s of Opus."""
     codec = av.CodecContext.create("libvpx", "w")
-    codec.width, codec.height, codec.pix_fmt = WIDTH, HEIGHT, "yuv420p"  # type: ignore[attr-defined]
+    codec.width, codec.height, codec.pix_fmt = WIDTH, HEIGHT, "yuv420p"
     codec.bit_rate = VIDEO_BPS
     codec.time_base = fractions.Fraction(1, FPS)
-    codec.gop_size = GOP  # type: ignore[attr-defined]
+    codec.gop_size = GOP
     codec.options = {
         "deadline": "realtime",
         "lag-in-frames": "0",
@@ -237,20 +238,27 @@ def _pre_encode() -> tuple[list[bytes], list[bytes]]:
         frame.pict_type = (
             av.video.frame.PictureType.I if i % GOP == 0 else av.video.frame.PictureType.NONE
         )
-        video.append(b"".join(bytes(p) for p in codec.encode(frame)))  # type: ignore[attr-defined]
+        video.append(b"".join(bytes(p) for p in codec.encode(frame)))
     audio_codec = av.CodecContext.create("libopus", "w")
-    audio_codec.sample_rate = 48000  # type: ignore[attr-defined]
-    audio_codec.layout = "stereo"  # type: ignore[attr-defined]
-    audio_codec.format = "s16"  # type: ignore[attr-defined]
+    audio_codec.sample_rate = 48000
+    audio_codec.layout = "stereo"
+    audio_codec.format = "s16"
     audio_codec.bit_rate = 32000
-    audio = []
+    audio: list[bytes] = []
     for i in range(60):
-        frame = av.AudioFrame(format="s16", layout="stereo", samples=960)
-        frame.planes[0].update(bytes((j * 37 + i) & 0x3F for j in range(960 * 4)))
-        frame.sample_rate = 48000
-        frame.pts = i * 960
-        audio.extend(bytes(p) for p in audio_codec.encode(frame))  # type: ignore[attr-defined]
+        sound = av.AudioFrame(format="s16", layout="stereo", samples=960)
+        sound.planes[0].update(bytes((j * 37 + i) & 0x3F for j in range(960 * 4)))
+        sound.sample_rate = 48000
+        sound.pts = i * 960
+        audio.extend(bytes(p) for p in audio_codec.encode(sound))
     return [v for v in video if v], audio[:50]
+
+
+def _payload_type(transceiver: RTCRtpTransceiver, codec: str) -> int:
+    """The payload type negotiated for ``codec`` on ``transceiver``."""
+    payload_type = next(c.payloadType for c in transceiver._codecs if c.name == codec)
+    assert payload_type is not None
+    return payload_type
 
 
 class FastSender:
@@ -263,8 +271,8 @@ class FastSender:
         t_video, t_audio = pc.getTransceivers()[:2]
         self.video, self.audio = video, audio
         self.vssrc, self.assrc = t_video.sender._ssrc, t_audio.sender._ssrc
-        self.vpt = next(c.payloadType for c in t_video._codecs if c.name == "VP8")
-        self.apt = next(c.payloadType for c in t_audio._codecs if c.name == "opus")
+        self.vpt = _payload_type(t_video, "VP8")
+        self.apt = _payload_type(t_audio, "opus")
         dtls = t_video.sender.transport
         self.srtp = dtls._tx_srtp
         pair = dtls.transport._connection._nominated[1]
@@ -381,7 +389,7 @@ class LoadPeer:
                 if decode:
                     await original(packet, arrival_time_ms)
 
-            receiver._handle_rtp_packet = handle
+            receiver._handle_rtp_packet = handle  # type: ignore[method-assign]
 
     def start(self, phase: int) -> None:
         """Switch to the fast sender once DTLS is up."""
@@ -411,8 +419,9 @@ class H264Viewer:
         self.pc = RTCPeerConnection(_config())
         self.pc.addTransceiver("audio", direction="recvonly")
         video = self.pc.addTransceiver("video", direction="recvonly")
-        caps = RTCRtpReceiver.getCapabilities("video").codecs
-        video.setCodecPreferences([c for c in caps if c.mimeType == "video/H264"])
+        caps = RTCRtpReceiver.getCapabilities("video")
+        assert caps is not None
+        video.setCodecPreferences([c for c in caps.codecs if c.mimeType == "video/H264"])
         self.frames: dict[int, float] = {}
 
     async def negotiate(self, http: aiohttp.ClientSession, url: str) -> None:
@@ -429,7 +438,7 @@ class H264Viewer:
             # Count pictures by timestamp; decoding here would only load this process.
             self.frames.setdefault(packet.timestamp, time.perf_counter())
 
-        receiver._handle_rtp_packet = handle
+        receiver._handle_rtp_packet = handle  # type: ignore[method-assign]
 
     def fps(self, t0: float, t1: float) -> float:
         return sum(1 for at in self.frames.values() if t0 <= at <= t1) / (t1 - t0)

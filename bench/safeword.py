@@ -87,6 +87,18 @@ class Variant:
     margin: float = 5.0
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """One variant's results: table rows, and per calibration margin its thresholds and FAs."""
+
+    rows: list[list[object]]
+    thresholds: dict[float, list[float]]
+    """Per margin, one threshold per phrase."""
+    fa_count: dict[float, int]
+    """Per margin, false alarms on the held-out bank (all phrases together)."""
+    per_phrase: list[list[object]]
+
+
 def main(argv: list[str]) -> int:
     """Run the benchmark; ``--quick`` uses fewer sentences and a slice of each bank."""
     parser = argparse.ArgumentParser(prog="python -m bench safeword")
@@ -134,13 +146,14 @@ def main(argv: list[str]) -> int:
     variants += [
         Variant(f"phone loop {plp:g}", SpotterSettings(phone_loop=plp)) for plp in args.phone_loop
     ]
-    rows, results = [], {}
+    rows: list[list[object]] = []
+    results: dict[str, Evaluation] = {}
     for variant in variants:
         result = evaluate(
             variant, phrases, calibration, negatives, conditions, pronunciations, model
         )
         results[variant.name] = result
-        rows += result["rows"]
+        rows += result.rows
     negative_hours = negatives.hours * len(phrases)
     print_table(
         f"Spoken safe word{' (DEV SET)' if args.dev else ''}: {len(positives)} sentences per "
@@ -152,11 +165,11 @@ def main(argv: list[str]) -> int:
         rows,
     )
     main_result = results[variants[0].name]
-    thresholds = main_result["thresholds"][5.0]
+    thresholds = main_result.thresholds[5.0]
     print_table(
         "Per phrase (main pronunciation, margin 5)",
         ["phrase", "threshold", "best FA on calibration bank", "clean", "babble 10 dB"],
-        main_result["per_phrase"],
+        main_result.per_phrase,
     )
     runs = {
         "mid-conversation, kws_delay 10": (conditions, SpotterSettings(kws_delay=10)),
@@ -212,7 +225,7 @@ def main(argv: list[str]) -> int:
     )
     lat, detect, _ = streamed["mid-conversation, kws_delay 10"]
     cold = streamed["cold start, kws_delay 10"][1]
-    false_alarms = main_result["fa_count"][5.0]
+    false_alarms = main_result.fa_count[5.0]
     print_figures(
         {
             "quick": args.quick,
@@ -261,7 +274,7 @@ def evaluate(
     conditions: dict[str, list[Positive]],
     pronunciations: dict[str, list[tuple[str, ...]]],
     model: SpeechModel,
-) -> dict[str, object]:
+) -> Evaluation:
     """Calibrate, count held-out false alarms and score the positives for one variant."""
     scanning = replace(variant.settings, threshold=-60.0)
     calib_scores = scan(phrases, calibration, pronunciations, model, settings=scanning)
@@ -271,7 +284,9 @@ def evaluate(
         for name, ps in conditions.items()
     }
     rows: list[list[object]] = []
-    thresholds, detect, fa_per_hour, fa_count, per_phrase = {}, {}, {}, {}, []
+    thresholds: dict[float, list[float]] = {}
+    fa_count: dict[float, int] = {}
+    per_phrase: list[list[object]] = []
     for margin in (3.0, 4.0, 5.0):
         th = [choose_threshold(s, calibration.hours, margin)[0] for s in calib_scores]
         fas = sum(sum(1 for s in scores if s >= t) for scores, t in zip(fa_scores, th, strict=True))
@@ -284,9 +299,7 @@ def evaluate(
             / len(scores)
             for name, scores in positive_scores.items()
         }
-        thresholds[margin], detect[margin] = th, rates
-        fa_per_hour[margin] = fas / (heldout.hours * len(phrases))
-        fa_count[margin] = fas
+        thresholds[margin], fa_count[margin] = th, fas
         rows.append(
             [
                 variant.name,
@@ -294,7 +307,7 @@ def evaluate(
                 f"{rates['clean']:.1%}",
                 f"{rates['babble_20db']:.1%}",
                 f"{rates['babble_10db']:.1%}",
-                f"{fa_per_hour[margin]:.3f}",
+                f"{fas / (heldout.hours * len(phrases)):.3f}",
                 fas,
                 f"{upper_95(fas) / (heldout.hours * len(phrases)):.3f}",
             ]
@@ -320,14 +333,7 @@ def evaluate(
                 rate("babble_10db"),
             ]
         )
-    return {
-        "rows": rows,
-        "thresholds": thresholds,
-        "detect": detect,
-        "fa_per_hour": fa_per_hour,
-        "fa_count": fa_count,
-        "per_phrase": per_phrase,
-    }
+    return Evaluation(rows, thresholds, fa_count, per_phrase)
 
 
 def score_positives(
