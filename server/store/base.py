@@ -226,10 +226,6 @@ class Store(ABC):
         """Return the account with this email."""
 
     @abstractmethod
-    async def users(self, service_id: str) -> list[User]:
-        """Return every account of a service."""
-
-    @abstractmethod
     async def set_password(
         self, user_id: str, password_hash: str, events: Sequence[NewEvent]
     ) -> None:
@@ -388,10 +384,6 @@ class Store(ABC):
     @abstractmethod
     async def record_signal(self, write: SignalWrite) -> bool:
         """Commit a signal and all its consequences at once; False if its id was already seen."""
-
-    @abstractmethod
-    async def signal_seen(self, subject_id: str, signal_id: str) -> bool:
-        """Tell whether a signal with this id was already recorded for this subject."""
 
     @abstractmethod
     async def save_participant_pause(self, participant: Participant) -> None:

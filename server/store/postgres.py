@@ -482,13 +482,6 @@ class PostgresStore(Store):
         row = await self._fetchrow("SELECT * FROM users WHERE email = $1", email.strip().lower())
         return user_from(row) if row else None
 
-    async def users(self, service_id: str) -> list[User]:
-        """Return every account of a service."""
-        rows = await self._fetch(
-            "SELECT * FROM users WHERE service_id = $1 ORDER BY created_at", service_id
-        )
-        return [user_from(r) for r in rows]
-
     async def set_password(
         self, user_id: str, password_hash: str, events: Sequence[NewEvent]
     ) -> None:
@@ -843,15 +836,6 @@ class PostgresStore(Store):
                 raise StaleRead(p.id)  # leaving the block rolls the signal row back too
             await self._append(tx, write.events)
             return True
-
-    async def signal_seen(self, subject_id: str, signal_id: str) -> bool:
-        """Tell whether a signal with this id was already recorded for this subject."""
-        row = await self._fetchval(
-            "SELECT 1 FROM signals WHERE subject_id = $1 AND signal_id = $2",
-            subject_id,
-            signal_id,
-        )
-        return row is not None
 
     async def save_participant_pause(self, participant: Participant) -> None:
         """Save a participant's pause state (reason, start, linked alert)."""

@@ -301,13 +301,6 @@ class SqliteStore(Store):
         ).fetchone()
         return user_from(row) if row else None
 
-    async def users(self, service_id: str) -> list[User]:
-        """Return every account of a service."""
-        rows = self._conn.execute(
-            "SELECT * FROM users WHERE service_id = ? ORDER BY created_at", (service_id,)
-        ).fetchall()
-        return [user_from(r) for r in rows]
-
     async def set_password(
         self, user_id: str, password_hash: str, events: Sequence[NewEvent]
     ) -> None:
@@ -669,14 +662,6 @@ class SqliteStore(Store):
             return True
 
         return await self._transact(work, urgent=True)
-
-    async def signal_seen(self, subject_id: str, signal_id: str) -> bool:
-        """Tell whether a signal with this id was already recorded for this subject."""
-        row = self._conn.execute(
-            "SELECT 1 FROM signals WHERE subject_id = ? AND signal_id = ?",
-            (subject_id, signal_id),
-        ).fetchone()
-        return row is not None
 
     async def save_participant_pause(self, participant: Participant) -> None:
         """Save a participant's pause state (reason, start, linked alert)."""
