@@ -181,10 +181,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--root", type=Path, default=bank_root(os.environ))
     parser.add_argument("--hours", type=float, default=2.05)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("names", nargs="*", default=["calibration"], choices=sorted(SEEDS))
+    # Checked here, not with ``choices``: Python 3.11's argparse refuses an empty list against them.
+    parser.add_argument("names", nargs="*", help="calibration (the default) and/or heldout")
     args = parser.parse_args(argv)
+    if unknown := sorted(set(args.names) - SEEDS.keys()):
+        parser.error(f"unknown bank {', '.join(unknown)}; choose from {', '.join(sorted(SEEDS))}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for name in args.names:
+    for name in args.names or ["calibration"]:
         bank = build_bank(args.root / name, BankSpec(SEEDS[name], args.hours), args.workers)
         print(f"{name}: {len(bank.utterances)} sentences, {bank.hours:.2f} h at {bank.directory}")
     return 0

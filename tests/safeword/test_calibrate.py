@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from server.safeword.bank import BankSpec, bank_root, build_bank, load_bank
+from server.safeword.bank import BankSpec, bank_root, build_bank, load_bank, main
 from server.safeword.calibrate import (
     MARGIN,
     TARGET_PER_HOUR,
@@ -76,6 +76,17 @@ def test_small_bank_is_reproducible_and_calibrates(
     assert result.best_false_alarm_score is not None  # "either" hides in "weather", "neither"
     assert result.threshold >= result.best_false_alarm_score + MARGIN
     assert result.bank_hours == pytest.approx(first.hours)
+
+
+def test_the_bank_command_builds_the_calibration_bank_when_no_name_is_given(
+    tmp_path: Path,
+) -> None:
+    """``python -m server.safeword.bank`` with no bank named builds ``calibration``."""
+    assert main(["--root", str(tmp_path), "--hours", "0.002", "--workers", "1"]) == 0
+    assert load_bank(tmp_path / "calibration").utterances
+    assert not (tmp_path / "heldout").exists()
+    with pytest.raises(SystemExit):
+        main(["--root", str(tmp_path), "nonsense"])
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from server.safeword import SafeWordService
+from server.safeword.service import SafeWordService
 
 
 async def test_service_checks_and_monitors(tmp_path: Path) -> None:
