@@ -277,8 +277,8 @@ def evaluate(
 ) -> Evaluation:
     """Calibrate, count held-out false alarms and score the positives for one variant."""
     scanning = replace(variant.settings, threshold=-60.0)
-    calib_scores = scan(phrases, calibration, pronunciations, model, settings=scanning)
-    fa_scores = scan(phrases, heldout, pronunciations, model, settings=scanning)
+    calib_scores = scan_each(phrases, calibration, pronunciations, model, scanning)
+    fa_scores = scan_each(phrases, heldout, pronunciations, model, scanning)
     positive_scores = {
         name: score_positives(ps, phrases, scanning, pronunciations, model)
         for name, ps in conditions.items()
@@ -336,6 +336,21 @@ def evaluate(
     return Evaluation(rows, thresholds, fa_count, per_phrase)
 
 
+def scan_each(
+    phrases: Sequence[str],
+    bank: SpeechBank,
+    pronunciations: dict[str, list[tuple[str, ...]]],
+    model: SpeechModel,
+    settings: SpotterSettings,
+) -> list[list[float]]:
+    """Scan ``bank`` once per phrase, each with a decoder of its own, as Haven calibrates.
+
+    Keyphrases that share a pocketsphinx decoder change one another's scores (they share its
+    search), and a client's monitor listens for one phrase only.
+    """
+    return [scan([phrase], bank, pronunciations, model, settings=settings)[0] for phrase in phrases]
+
+
 def score_positives(
     positives: Sequence[Positive],
     phrases: Sequence[str],
@@ -372,12 +387,14 @@ def _score_shard(
     pronunciations: dict[str, list[tuple[str, ...]]],
     model: SpeechModel,
 ) -> list[float | None]:
-    scanner = Scanner([phrase_words(p) for p in phrases], pronunciations, model, settings)
+    # One scanner per phrase, as a client's monitor listens for one phrase only.
+    scanners = [Scanner([phrase_words(p)], pronunciations, model, settings) for p in phrases]
     scores = []
     for positive in positives:
+        scanner = scanners[positive.phrase]
         cut = round(positive.start * SAMPLE_RATE) * 2
         scanner.best_scores(positive.pcm[:cut])  # the speaker's lead-in adapts the CMN
-        scores.append(scanner.best_scores(positive.pcm[cut:])[positive.phrase])
+        scores.append(scanner.best_scores(positive.pcm[cut:])[0])
     return scores
 
 
