@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 
 from bench.alerts import HavenLoad, _free_port, _measure, _wait_http, prepare_accounts
 from bench.report import percentile, print_figures, print_table

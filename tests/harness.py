@@ -91,7 +91,7 @@ class Haven:
     @property
     def app(self) -> web.Application:
         """The running application."""
-        return self.server.app  # type: ignore[return-value]
+        return self.server.app
 
     @property
     def store(self) -> Store:

@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import socketio
@@ -158,7 +158,7 @@ class JsonRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
                             len(batch),
                         )
 
-    async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
+    async def _redis_listen_with_retries(self) -> AsyncGenerator[Any, None]:
         """Listen on the channel, reconnecting every ``MAX_LISTEN_RETRY_S`` at most."""
         subscribed = False
         while True:
@@ -175,7 +175,7 @@ class JsonRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
                 subscribed = False
                 await asyncio.sleep(MAX_LISTEN_RETRY_S)
 
-    async def _listen(self) -> AsyncIterator[Any]:
+    async def _listen(self) -> AsyncGenerator[Any, None]:
         """Yield each message from another node as a dict decoded from JSON; drop the rest."""
         channel = self.channel.encode()
         async for message in self._redis_listen_with_retries():

@@ -24,7 +24,7 @@ async def _open(haven: Haven, key: str, after: int | None) -> aiohttp.ClientWebS
 
 
 async def _read(ws: aiohttp.ClientWebSocketResponse, count: int) -> list[dict[str, Any]]:
-    lines = []
+    lines: list[dict[str, Any]] = []
     while len(lines) < count:
         msg = await asyncio.wait_for(ws.receive(), TIMEOUT)
         assert msg.type == aiohttp.WSMsgType.TEXT, msg

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
 from server.config import Config
 from tests.harness import Haven, start_haven, stop_haven
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
-PHONE = {"width": 360, "height": 740}
-DESK = {"width": 1280, "height": 860}
+PHONE: ViewportSize = {"width": 360, "height": 740}
+DESK: ViewportSize = {"width": 1280, "height": 860}
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
@@ -64,7 +64,7 @@ async def contexts(browser: Browser) -> AsyncIterator[Callable[..., Awaitable[Br
     """Open browser contexts (a phone-sized one by default) and close them after the test."""
     opened: list[BrowserContext] = []
 
-    async def new(viewport: dict[str, int] = PHONE, **kwargs: Any) -> BrowserContext:
+    async def new(viewport: ViewportSize = PHONE, **kwargs: Any) -> BrowserContext:
         context = await browser.new_context(viewport=viewport, reduced_motion="reduce", **kwargs)
         context.set_default_timeout(10_000)
         opened.append(context)

@@ -9,7 +9,7 @@ import os
 import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import av
 import pytest
@@ -119,11 +119,19 @@ class Seen:
         return sum(1 for at, _ in self.packets if at > t)
 
 
+class Answerer(Protocol):
+    """What a ``Browser`` offers to: the relay itself, or a media socket in front of it."""
+
+    async def offer(self, session_id: str, participant_id: str, sdp: str) -> str:
+        """Return the answer to ``sdp``."""
+        ...
+
+
 class Browser:
     """An aiortc peer that negotiates with the relay the way Haven's web client must."""
 
     def __init__(
-        self, relay: Relay, session_id: str, participant_id: str, receive: str | None = None
+        self, relay: Answerer, session_id: str, participant_id: str, receive: str | None = None
     ) -> None:
         self.relay = relay
         self.receive = receive  # e.g. "video/H264": offer only that codec on recvonly video
@@ -154,8 +162,9 @@ class Browser:
             self.pc.addTransceiver("audio", direction="recvonly")
             video = self.pc.addTransceiver("video", direction="recvonly")
             if self.receive:
-                caps = RTCRtpReceiver.getCapabilities("video").codecs
-                video.setCodecPreferences([c for c in caps if c.mimeType == self.receive])
+                caps = RTCRtpReceiver.getCapabilities("video")
+                assert caps is not None
+                video.setCodecPreferences([c for c in caps.codecs if c.mimeType == self.receive])
 
     async def negotiate(self) -> str:
         """Offer to the relay and apply its answer; return the answer SDP."""
@@ -180,7 +189,7 @@ class Browser:
     def _hooked(receiver: Any) -> bool:
         return getattr(receiver._handle_rtp_packet, "__name__", "") == "handle"
 
-    def _watch_receiver(self, mid: str, kind: str, receiver: Any, rtx_pts: set[int]) -> None:
+    def _watch_receiver(self, mid: str, kind: str, receiver: Any, rtx_pts: set[int | None]) -> None:
         """Record every RTP packet this receiver gets, before aiortc processes it."""
         seen = self.seen.setdefault(mid, Seen(kind))
         original = receiver._handle_rtp_packet
@@ -215,6 +224,7 @@ class Browser:
     def _on_track(self, track: MediaStreamTrack) -> None:
         """Decode every incoming track and classify each frame as real or blank."""
         mid = next(t.mid for t in self.pc.getTransceivers() if t.receiver.track is track)
+        assert mid is not None
         seen = self.seen.setdefault(mid, Seen(track.kind))
         self._tasks.append(asyncio.ensure_future(self._consume(seen, track)))
 
@@ -279,7 +289,9 @@ def _is_real_frame(frame: Any) -> bool:
     if isinstance(frame, av.VideoFrame):
         luma = bytes(frame.planes[0])
         return sum(luma) / len(luma) > 100
-    samples = struct.unpack(f"<{len(bytes(frame.planes[0])) // 2}h", bytes(frame.planes[0]))
+    samples: tuple[int, ...] = struct.unpack(
+        f"<{len(bytes(frame.planes[0])) // 2}h", bytes(frame.planes[0])
+    )
     return max(abs(s) for s in samples) > 1000
 
 
@@ -341,8 +353,16 @@ async def relay(room: Room) -> AsyncIterator[Relay]:
     await r.close()
 
 
+class BrowserFactory(Protocol):
+    """The ``browsers`` fixture: connect a new Browser ``pid`` to session "s1"."""
+
+    def __call__(
+        self, pid: str, audio: bool = True, video: bool = True, receive: str | None = None
+    ) -> Awaitable[Browser]: ...
+
+
 @pytest.fixture
-async def browsers(relay: Relay, room: Room) -> AsyncIterator[Callable[..., Awaitable[Browser]]]:
+async def browsers(relay: Relay, room: Room) -> AsyncIterator[BrowserFactory]:
     """A factory of connected Browsers in session "s1"; all are closed after the test."""
 
     async def make(

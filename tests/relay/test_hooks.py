@@ -8,6 +8,7 @@ from __future__ import annotations
 import fractions
 
 import aiortc
+import av
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs.h264 import h264_depayload as depayload_h264
 from aiortc.rtp import RtpPacket
@@ -25,13 +26,13 @@ from server.relay.aiortc_hooks import (
 from server.relay.media import black_frame, is_h264_keyframe
 
 
-def test_aiortc_is_the_pinned_version():
+def test_aiortc_is_the_pinned_version() -> None:
     """The relay is only known to work with the aiortc version its hooks were written for."""
     assert aiortc.__version__ == AIORTC_VERSION
     check_aiortc()
 
 
-async def test_live_transceivers_have_the_private_fields_the_relay_uses():
+async def test_live_transceivers_have_the_private_fields_the_relay_uses() -> None:
     """A negotiated transceiver exposes every private attribute aiortc_hooks reads."""
     client, server = RTCPeerConnection(), RTCPeerConnection()
     client.addTransceiver("video", direction="recvonly")
@@ -41,17 +42,17 @@ async def test_live_transceivers_have_the_private_fields_the_relay_uses():
     )
     transceiver = server.getTransceivers()[0]
     check_transceiver(transceiver)
-    assert isinstance(transceiver.sender._RTCRtpSender__rtp_history, dict)
-    assert transceiver.receiver._RTCRtpReceiver__codecs == {}
+    assert isinstance(transceiver.sender._RTCRtpSender__rtp_history, dict)  # type: ignore[attr-defined]
+    assert transceiver.receiver._RTCRtpReceiver__codecs == {}  # type: ignore[attr-defined]
     await client.close()
     await server.close()
 
 
-def test_transcoding_pipeline_built_from_aiortc_codecs_round_trips():
+def test_transcoding_pipeline_built_from_aiortc_codecs_round_trips() -> None:
     """VP8 RTP → aiortc jitter buffer → VP8 decoder → H.264 encoder → decodable H.264 keyframe."""
     vp8 = video_encoder("vp8")
     assembler = FrameAssembler("vp8")
-    frames = []
+    frames: list[EncodedFrame] = []
     seq = 100
     for n in range(3):
         picture = black_frame(160, 120)
@@ -69,10 +70,11 @@ def test_transcoding_pipeline_built_from_aiortc_codecs_round_trips():
                 frames.append(frame)
     assert len(frames) == 2  # a frame completes when the next one starts
     decoded = video_decoder("vp8").decode(frames[0])
-    assert decoded and decoded[0].width == 160
+    assert decoded and isinstance(decoded[0], av.VideoFrame) and decoded[0].width == 160
     h264 = video_encoder("h264")
     set_encoder_bitrate(h264, 300_000)
     payloads, _ = h264.encode(decoded[0], True)
     assert is_h264_keyframe(payloads[0])
     data = b"".join(depayload_h264(p) for p in payloads)
-    assert video_decoder("h264").decode(EncodedFrame(data, 0))[0].height == 120
+    decoded = video_decoder("h264").decode(EncodedFrame(data, 0))
+    assert isinstance(decoded[0], av.VideoFrame) and decoded[0].height == 120

@@ -6,17 +6,20 @@ import asyncio
 import contextlib
 import os
 import threading
+from typing import cast
 
 import aioice
+import av
 import pytest
 from aioice import stun
+from aioice.ice import StunProtocol
 from aiortc import RTCPeerConnection, RTCRtpSender
 
 from server.relay import Relay, RelayError, RelaySettings
 from server.relay.aiortc_hooks import filter_connection_checks
 from server.relay.sdp_filter import is_public_address
 
-from .conftest import BrightTrack, Browser, ToneTrack, wait_for
+from .conftest import BrightTrack, Browser, BrowserFactory, Room, ToneTrack, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -37,14 +40,14 @@ async def _offer(video: bool = True, audio: bool = True, codecs: str | None = No
     return sdp
 
 
-async def test_oversized_sdp_is_refused(relay):
+async def test_oversized_sdp_is_refused(relay: Relay) -> None:
     """An offer above max_sdp_bytes is refused with a RelayError."""
     sdp = await _offer()
     with pytest.raises(RelayError, match="larger"):
         await relay.offer("s1", "a", sdp + "a=x-padding:" + "x" * 70000 + "\r\n")
 
 
-async def test_hundreds_of_m_lines_are_refused(relay):
+async def test_hundreds_of_m_lines_are_refused(relay: Relay) -> None:
     """An offer with hundreds of media sections is refused."""
     sdp = await _offer(video=False)
     head, _, media = sdp.partition("m=audio")
@@ -55,14 +58,14 @@ async def test_hundreds_of_m_lines_are_refused(relay):
         await relay.offer("s1", "a", many[:60000])
 
 
-async def test_unsupported_codec_is_refused(relay):
+async def test_unsupported_codec_is_refused(relay: Relay) -> None:
     """An offer that sends H.264-only video is refused: every source must send VP8 + Opus."""
     with pytest.raises(RelayError, match="VP8"):
         await relay.offer("s1", "a", await _offer(codecs="video/H264"))
     assert relay.stats("s1") == {}
 
 
-async def test_garbage_and_duplicate_tracks_are_refused(relay):
+async def test_garbage_and_duplicate_tracks_are_refused(relay: Relay) -> None:
     """Non-SDP text and an offer sending two video tracks are refused."""
     with pytest.raises(RelayError):
         await relay.offer("s1", "a", "hello")
@@ -73,7 +76,7 @@ async def test_garbage_and_duplicate_tracks_are_refused(relay):
         await relay.offer("s1", "a", twice)
 
 
-async def test_offers_in_the_wrong_state_are_refused(relay):
+async def test_offers_in_the_wrong_state_are_refused(relay: Relay) -> None:
     """A concurrent second offer, another session's participant and a closed relay refuse."""
     first, second = await _offer(), await _offer()
     results = await asyncio.gather(
@@ -87,7 +90,7 @@ async def test_offers_in_the_wrong_state_are_refused(relay):
         await relay.offer("s1", "b", await _offer())
 
 
-async def test_session_and_node_caps_are_enforced(relay):
+async def test_session_and_node_caps_are_enforced(relay: Relay) -> None:
     """The per-session cap and the per-node cap refuse extra participants with a message."""
     for i in range(4):
         await relay.offer("s1", f"p{i}", await _offer())
@@ -101,7 +104,7 @@ async def test_session_and_node_caps_are_enforced(relay):
     await relay.offer("s3", "r0", await _offer())
 
 
-async def test_unconnected_peer_is_freed_after_the_connect_timeout(room):
+async def test_unconnected_peer_is_freed_after_the_connect_timeout(room: Room) -> None:
     """A peer that never completes ICE/DTLS is removed and reported failed."""
     relay = Relay(RelaySettings(connect_timeout=1.0), on_peer_state=room.on_peer_state)
     try:
@@ -113,7 +116,9 @@ async def test_unconnected_peer_is_freed_after_the_connect_timeout(room):
         await relay.close()
 
 
-async def test_bad_input_does_not_disturb_the_session(browsers, relay, room):
+async def test_bad_input_does_not_disturb_the_session(
+    browsers: BrowserFactory, relay: Relay, room: Room
+) -> None:
     """A refused offer from a third participant leaves a and b's media flowing."""
     a = await browsers("a")
     await browsers("b")
@@ -138,7 +143,7 @@ def _sockets() -> int:
     return count
 
 
-async def test_close_is_idempotent_and_leaves_nothing_behind():
+async def test_close_is_idempotent_and_leaves_nothing_behind() -> None:
     """After end_session and close (twice), no task, thread or socket of the relay remains.
 
     A third participant receives H.264 only, so a transcoder (task + worker thread) runs too.
@@ -181,13 +186,13 @@ async def test_close_is_idempotent_and_leaves_nothing_behind():
 class NoiseTrack(BrightTrack):
     """Random pictures: the encoder cannot go below a few hundred kbit/s."""
 
-    async def recv(self):
+    async def recv(self) -> av.VideoFrame:
         frame = await super().recv()
         frame.planes[0].update(os.urandom(frame.planes[0].buffer_size))
         return frame
 
 
-async def test_a_source_far_above_its_bitrate_is_policed(room):
+async def test_a_source_far_above_its_bitrate_is_policed(room: Room) -> None:
     """Video beyond twice the configured cap is dropped; the consumer still hears the source."""
     relay = Relay(
         RelaySettings(max_bitrate_bps=40_000),
@@ -223,23 +228,26 @@ class _StubProtocol:
         self.sent.append((message, addr))
 
 
-def test_ice_checks_from_private_addresses_are_ignored():
+def test_ice_checks_from_private_addresses_are_ignored() -> None:
     """A check from a loopback/private/link-local host gets no answer and no prflx candidate."""
     connection = aioice.Connection(ice_controlling=False)
     filter_connection_checks(connection, is_public_address)
     filter_connection_checks(connection, is_public_address)  # idempotent: wrapped once
     protocol = _StubProtocol()
+    stun_protocol = cast(StunProtocol, protocol)
     check = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
     for host in ("127.0.0.1", "10.1.2.3", "192.168.0.9", "169.254.1.1", "fe80::1", "::1"):
-        connection.request_received(check, (host, 5000), protocol)
+        connection.request_received(check, (host, 5000), stun_protocol)
     assert protocol.sent == []
     assert connection.remote_candidates == []
     # A public source reaches aioice, which answers this unauthenticated check with an error.
-    connection.request_received(check, ("8.8.4.4", 5000), protocol)
+    connection.request_received(check, ("8.8.4.4", 5000), stun_protocol)
     assert [addr for _, addr in protocol.sent] == [("8.8.4.4", 5000)]
 
 
-async def test_client_with_only_private_candidates_never_connects_when_they_are_refused(room):
+async def test_client_with_only_private_candidates_never_connects_when_they_are_refused(
+    room: Room,
+) -> None:
     """With allow_private_candidates=False a loopback-only client is not connected, then freed."""
     relay = Relay(
         RelaySettings(allow_private_candidates=False, connect_timeout=2),

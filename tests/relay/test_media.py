@@ -7,31 +7,41 @@ import time
 
 import pytest
 
-from .conftest import wait_for
+from server.relay import Relay
+
+from .conftest import Browser, BrowserFactory, Room, Seen, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
-def _real_frames(seen, after=0.0):
+def _real_frames(seen: Seen, after: float = 0.0) -> int:
     return sum(1 for at, real in seen.frames if real and at > after)
 
 
-def _blank_frames(seen, after=0.0):
+def _blank_frames(seen: Seen, after: float = 0.0) -> int:
     return sum(1 for at, real in seen.frames if not real and at > after)
 
 
-async def _all_see_each_other(room, min_frames=5, after=0.0):
+async def _all_see_each_other(room: Room, min_frames: int = 5, after: float = 0.0) -> None:
     for pid, me in room.browsers.items():
         for other in room.browsers:
             if other == pid:
                 continue
-            await wait_for(lambda me=me, other=other: len(me.from_participant(other)) == 2)
+
+            def has_both(me: Browser = me, other: str = other) -> bool:
+                return len(me.from_participant(other)) == 2
+
+            await wait_for(has_both)
             tracks = me.from_participant(other)
-            await wait_for(
-                lambda t=tracks: all(_real_frames(s, after) >= min_frames for s in t.values())
-            )
+
+            def all_real(t: dict[str, Seen] = tracks) -> bool:
+                return all(_real_frames(s, after) >= min_frames for s in t.values())
+
+            await wait_for(all_real)
 
 
-async def test_one_to_one_media_flows_both_ways(browsers, relay, room):
+async def test_one_to_one_media_flows_both_ways(
+    browsers: BrowserFactory, relay: Relay, room: Room
+) -> None:
     """Each of two participants decodes the other's real audio and video."""
     await browsers("a")
     await browsers("b")
@@ -44,14 +54,18 @@ async def test_one_to_one_media_flows_both_ways(browsers, relay, room):
     await wait_for(lambda: relay.stats("s1")["b"]["rtt_ms"] >= 0)  # from b's receiver reports
 
 
-async def test_group_of_three_all_see_and_hear_each_other(browsers, room):
+async def test_group_of_three_all_see_and_hear_each_other(
+    browsers: BrowserFactory, room: Room
+) -> None:
     """In a 3-person group every participant decodes both others' audio and video."""
     for pid in "abc":
         await browsers(pid)
     await _all_see_each_other(room)
 
 
-async def test_pause_cuts_media_both_ways_and_resume_restores_it(browsers, relay, room, caplog):
+async def test_pause_cuts_media_both_ways_and_resume_restores_it(
+    browsers: BrowserFactory, relay: Relay, room: Room, caplog: pytest.LogCaptureFixture
+) -> None:
     """Pause: nothing real to or from b, others get black/silence; resume: clean real media."""
     caplog.set_level(logging.WARNING)
     for pid in "abc":
@@ -64,7 +78,11 @@ async def test_pause_cuts_media_both_ways_and_resume_restores_it(browsers, relay
     assert relay.is_paused("b")
     for viewer in (a, c):
         tracks = viewer.from_participant("b")
-        await wait_for(lambda t=tracks: all(_blank_frames(s, paused_at) >= 3 for s in t.values()))
+
+        def all_blank(t: dict[str, Seen] = tracks) -> bool:
+            return all(_blank_frames(s, paused_at) >= 3 for s in t.values())
+
+        await wait_for(all_blank)
     # Anything b was sent before the pause has landed by now; from here b must get nothing.
     b_counts = [len(s.packets) for s in b.seen.values()]
     await wait_for(lambda: _real_frames(a.from_participant("c")["video"], paused_at) >= 10)
@@ -85,7 +103,9 @@ async def test_pause_cuts_media_both_ways_and_resume_restores_it(browsers, relay
     assert not [r for r in caplog.records if "failed to decode" in r.getMessage()]
 
 
-async def test_pause_is_idempotent_and_settable_before_the_first_offer(browsers, relay, room):
+async def test_pause_is_idempotent_and_settable_before_the_first_offer(
+    browsers: BrowserFactory, relay: Relay, room: Room
+) -> None:
     """A participant paused before connecting neither sends nor receives real media."""
     relay.pause("b")
     relay.pause("b")
@@ -100,19 +120,27 @@ async def test_pause_is_idempotent_and_settable_before_the_first_offer(browsers,
     await _all_see_each_other(room, after=time.monotonic())
 
 
-async def test_keyframe_request_from_a_consumer_reaches_the_source(browsers, room):
+async def test_keyframe_request_from_a_consumer_reaches_the_source(
+    browsers: BrowserFactory, room: Room
+) -> None:
     """A PLI sent by a consumer for b's video is forwarded upstream to b."""
     a = await browsers("a")
     b = await browsers("b")
     await _all_see_each_other(room)
     seen = a.from_participant("b")["video"]
-    receiver = next(t.receiver for t in a.pc.getTransceivers() if a.seen.get(t.mid) is seen)
+    receiver = next(
+        t.receiver
+        for t in a.pc.getTransceivers()
+        if t.mid is not None and a.seen.get(t.mid) is seen
+    )
     b.pli_received.clear()
     await receiver._send_rtcp_pli(seen.ssrc)
     await wait_for(b.pli_received.is_set, timeout=2)
 
 
-async def test_camera_off_participant_sends_audio_only(browsers, room):
+async def test_camera_off_participant_sends_audio_only(
+    browsers: BrowserFactory, room: Room
+) -> None:
     """A participant without a camera is heard, and the others' video still reaches them."""
     a = await browsers("a")
     c = await browsers("c", video=False)
@@ -123,7 +151,9 @@ async def test_camera_off_participant_sends_audio_only(browsers, room):
     assert set(c.from_participant("a")) == {"audio", "video"}
 
 
-async def test_leaving_participant_is_removed_from_the_others(browsers, relay, room):
+async def test_leaving_participant_is_removed_from_the_others(
+    browsers: BrowserFactory, relay: Relay, room: Room
+) -> None:
     """When b leaves, a is asked to re-offer and b's m-lines become inactive."""
     a = await browsers("a")
     await browsers("b")
@@ -138,7 +168,9 @@ async def test_leaving_participant_is_removed_from_the_others(browsers, relay, r
     assert set(relay.stats("s1")) == {"a"}
 
 
-async def test_audio_listener_gets_only_that_participants_opus(browsers, relay, room):
+async def test_audio_listener_gets_only_that_participants_opus(
+    browsers: BrowserFactory, relay: Relay, room: Room
+) -> None:
     """The audio listener receives b's Opus payloads and nothing after it is removed."""
     got: list[tuple[bytes, int]] = []
     relay.set_audio_listener("b", lambda payload, ts: got.append((payload, ts)))
@@ -151,13 +183,19 @@ async def test_audio_listener_gets_only_that_participants_opus(browsers, relay, 
     assert len(got) == count
 
 
-async def test_consumer_nack_is_answered_from_the_relays_history(browsers, room):
+async def test_consumer_nack_is_answered_from_the_relays_history(
+    browsers: BrowserFactory, room: Room
+) -> None:
     """A NACK from a consumer is answered with an RTX retransmission of that packet."""
     a = await browsers("a")
     await browsers("b")
     await _all_see_each_other(room)
     seen = a.from_participant("b")["video"]
-    receiver = next(t.receiver for t in a.pc.getTransceivers() if a.seen.get(t.mid) is seen)
+    receiver = next(
+        t.receiver
+        for t in a.pc.getTransceivers()
+        if t.mid is not None and a.seen.get(t.mid) is seen
+    )
     main_pt, seq, _ = seen.raw[-5]
     await receiver._send_rtcp_nack(seen.ssrc, [seq])
     wanted = seq.to_bytes(2, "big")
@@ -166,7 +204,9 @@ async def test_consumer_nack_is_answered_from_the_relays_history(browsers, room)
     )
 
 
-async def test_source_gets_bitrate_estimate_capped_by_settings(browsers, relay, room):
+async def test_source_gets_bitrate_estimate_capped_by_settings(
+    browsers: BrowserFactory, relay: Relay, room: Room
+) -> None:
     """The source receives REMB no higher than the configured maximum bitrate."""
     await browsers("a")
     b = await browsers("b")
@@ -175,7 +215,9 @@ async def test_source_gets_bitrate_estimate_capped_by_settings(browsers, relay, 
     assert max(b.remb) <= relay._settings.max_bitrate_bps
 
 
-async def test_freed_slots_are_reused_for_a_newcomer(browsers, relay, room):
+async def test_freed_slots_are_reused_for_a_newcomer(
+    browsers: BrowserFactory, relay: Relay, room: Room
+) -> None:
     """After b leaves and c joins, a receives c on the transceivers b used, without adding any."""
     a = await browsers("a")
     await browsers("b")

@@ -7,20 +7,21 @@ import time
 
 import pytest
 
+from server.relay import Relay
 from server.relay.media import is_h264_keyframe
 
-from .conftest import wait_for
+from .conftest import Browser, BrowserFactory, Room, Seen, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 
 H264 = "video/H264"
 
 
-def _real_frames(seen, after=0.0):
+def _real_frames(seen: Seen, after: float = 0.0) -> int:
     return sum(1 for at, real in seen.frames if real and at > after)
 
 
-def _blank_frames(seen, after=0.0):
+def _blank_frames(seen: Seen, after: float = 0.0) -> int:
     return sum(1 for at, real in seen.frames if not real and at > after)
 
 
@@ -30,7 +31,7 @@ def _transcode_threads() -> int:
 
 def _video_codecs(sdp: str) -> set[str]:
     """Return the codec names the answer's video m-lines carry."""
-    names = set()
+    names: set[str] = set()
     for chunk in sdp.split("m=")[1:]:
         if chunk.startswith("video") and "a=sendonly" in chunk:
             for line in chunk.splitlines():
@@ -39,7 +40,9 @@ def _video_codecs(sdp: str) -> set[str]:
     return names
 
 
-async def _sees_real_video(viewer, source, count=5, after=0.0):
+async def _sees_real_video(
+    viewer: Browser, source: str, count: int = 5, after: float = 0.0
+) -> Seen:
     await wait_for(lambda: "video" in viewer.from_participant(source))
     seen = viewer.from_participant(source)["video"]
     await wait_for(lambda: _real_frames(seen, after) >= count)
@@ -47,8 +50,8 @@ async def _sees_real_video(viewer, source, count=5, after=0.0):
 
 
 async def test_h264_only_consumer_gets_transcoded_video_while_vp8_peers_forward(
-    browsers, relay, room
-):
+    browsers: BrowserFactory, relay: Relay, room: Room
+) -> None:
     """c (H.264 only) decodes a's and b's video; a and b stay on forwarding; gate and teardown."""
     a = await browsers("a")
     b = await browsers("b")
@@ -92,7 +95,9 @@ async def test_h264_only_consumer_gets_transcoded_video_while_vp8_peers_forward(
     await _sees_real_video(a, "b", after=time.monotonic())
 
 
-async def test_one_decoder_serves_every_consumer_of_the_same_codec(browsers, relay, room):
+async def test_one_decoder_serves_every_consumer_of_the_same_codec(
+    browsers: BrowserFactory, relay: Relay, room: Room
+) -> None:
     """Two H.264 consumers of one VP8 source share one decoder, torn down when the last leaves."""
     await browsers("a")
     c = await browsers("c", video=False, receive=H264)
@@ -113,7 +118,9 @@ async def test_one_decoder_serves_every_consumer_of_the_same_codec(browsers, rel
     await wait_for(lambda: _transcode_threads() == 0)
 
 
-async def test_paused_h264_consumer_receives_nothing(browsers, relay, room):
+async def test_paused_h264_consumer_receives_nothing(
+    browsers: BrowserFactory, relay: Relay, room: Room
+) -> None:
     """No packet reaches a paused transcoded consumer; on resume its video returns."""
     a = await browsers("a")
     c = await browsers("c", video=False, receive=H264)
@@ -122,7 +129,7 @@ async def test_paused_h264_consumer_receives_nothing(browsers, relay, room):
     paused_at = time.monotonic()
     clock = a.from_participant("c")["audio"]  # c's silence reaching a measures time
 
-    def silence_after(t):
+    def silence_after(t: float) -> int:
         return sum(1 for at, real in clock.packets if at > t and not real)
 
     await wait_for(lambda: silence_after(paused_at) >= 10)
@@ -135,12 +142,18 @@ async def test_paused_h264_consumer_receives_nothing(browsers, relay, room):
     await _sees_real_video(c, "a", after=time.monotonic())
 
 
-async def test_keyframe_request_from_h264_consumer_forces_one_and_goes_upstream(browsers, room):
+async def test_keyframe_request_from_h264_consumer_forces_one_and_goes_upstream(
+    browsers: BrowserFactory, room: Room
+) -> None:
     """A PLI from the H.264 consumer yields an H.264 keyframe and a PLI to the VP8 source."""
     a = await browsers("a")
     c = await browsers("c", video=False, receive=H264)
     seen = await _sees_real_video(c, "a")
-    receiver = next(t.receiver for t in c.pc.getTransceivers() if c.seen.get(t.mid) is seen)
+    receiver = next(
+        t.receiver
+        for t in c.pc.getTransceivers()
+        if t.mid is not None and c.seen.get(t.mid) is seen
+    )
     await wait_for(lambda: len(seen.raw) > 30)
     a.pli_received.clear()
     count = len(seen.raw)

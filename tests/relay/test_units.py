@@ -17,7 +17,7 @@ from server.relay.media import (
     is_vp8_keyframe,
     vp8_payloads,
 )
-from server.relay.sdp_filter import choose_codec, filter_offer, is_public_address
+from server.relay.sdp_filter import Offer, choose_codec, filter_offer, is_public_address
 from server.relay.sequencing import OutStream
 
 OFFER = "\r\n".join(
@@ -55,11 +55,11 @@ OFFER = "\r\n".join(
 )
 
 
-def _filter(text: str = OFFER, allow: bool = True):
+def _filter(text: str = OFFER, allow: bool = True) -> Offer:
     return filter_offer(text, max_bytes=65536, max_sections=28, allow_private_candidates=allow)
 
 
-def test_filter_keeps_only_opus_vp8_and_its_rtx():
+def test_filter_keeps_only_opus_vp8_and_its_rtx() -> None:
     """Other codecs and their RTX disappear from m-lines and attributes."""
     offer = _filter()
     assert "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" in offer.sdp
@@ -83,7 +83,7 @@ def _without_vp8(text: str) -> str:
     )
 
 
-def test_codec_choice_prefers_forwarding_and_falls_back_only_to_receive():
+def test_codec_choice_prefers_forwarding_and_falls_back_only_to_receive() -> None:
     """VP8 wins when offered; H.264 is taken only on a receive-only video m-line."""
     both = {"vp8": {"96"}, "h264": {"102"}}
     assert choose_codec("video", both, sends=False) == "vp8"
@@ -95,7 +95,7 @@ def test_codec_choice_prefers_forwarding_and_falls_back_only_to_receive():
     assert choose_codec("audio", {"opus": {"111"}}, sends=True) == "opus"
 
 
-def test_h264_only_receive_line_keeps_mode_1_h264_and_its_rtx():
+def test_h264_only_receive_line_keeps_mode_1_h264_and_its_rtx() -> None:
     """A recvonly video m-line without VP8 keeps packetization-mode 1 H.264 (+RTX), nothing else."""
     offer = _filter(_without_vp8(OFFER))
     assert "m=video 9 UDP/TLS/RTP/SAVPF 102 103\r\n" in offer.sdp
@@ -106,7 +106,7 @@ def test_h264_only_receive_line_keeps_mode_1_h264_and_its_rtx():
         _filter(sending)
 
 
-def test_h264_keyframes_are_recognised_in_every_packetization():
+def test_h264_keyframes_are_recognised_in_every_packetization() -> None:
     """STAP-A with an SPS, an FU-A start of an IDR and a single IDR NAL are keyframes."""
     blank = encode_blank_h264()
     assert all(is_h264_keyframe(p) for p in (blank.keyframe[0], blank.repeat[0]))
@@ -117,7 +117,7 @@ def test_h264_keyframes_are_recognised_in_every_packetization():
     assert not is_h264_keyframe(b"") and not is_h264_keyframe(bytes([0x78, 0x00, 0x02, 0x41]))
 
 
-def test_private_candidates_are_dropped_only_when_not_allowed():
+def test_private_candidates_are_dropped_only_when_not_allowed() -> None:
     """Loopback, private, link-local and mDNS candidates go; public ones stay."""
     assert _filter(allow=True).sdp.count("a=candidate:") == 5
     kept = [ln for ln in _filter(allow=False).sdp.split("\r\n") if ln.startswith("a=candidate")]
@@ -137,14 +137,14 @@ def test_private_candidates_are_dropped_only_when_not_allowed():
         ("x", "not a valid"),
     ],
 )
-def test_malformed_offers_are_refused_with_a_sentence(text, message):
+def test_malformed_offers_are_refused_with_a_sentence(text: str, message: str) -> None:
     """Each kind of bad offer gets a RelayError whose message names the problem."""
     with pytest.raises(RelayError, match=message) as info:
         _filter(text)
     assert str(info.value).endswith(".")
 
 
-def test_out_stream_is_continuous_across_source_switches():
+def test_out_stream_is_continuous_across_source_switches() -> None:
     """After a switch to a new source the consumer sees the next seq and a later timestamp."""
     out = OutStream(90000)
     first = out.rewrite(1000, 5000, now=10.0)
@@ -159,7 +159,7 @@ def test_out_stream_is_continuous_across_source_switches():
     assert out.rewrite(59990, 100, now=10.3) is None  # from before the switch
 
 
-def test_out_stream_wraps_sequence_numbers():
+def test_out_stream_wraps_sequence_numbers() -> None:
     """Sequence numbers and timestamps wrap modulo 2^16 and 2^32."""
     out = OutStream(48000)
     out.next_seq, out.last_ts = 65535, 2**32 - 10
@@ -169,7 +169,7 @@ def test_out_stream_wraps_sequence_numbers():
     assert a[0] == 65535 and b[0] == 0 and b[1] == (a[1] + 960) % 2**32
 
 
-def test_blank_video_is_a_small_black_keyframe_then_deltas():
+def test_blank_video_is_a_small_black_keyframe_then_deltas() -> None:
     """The pre-encoded black frames are tiny and the keyframe is detected as one."""
     blank = encode_blank_video()
     assert len(blank.keyframe) < 1200 and len(blank.delta) < 200
@@ -179,7 +179,7 @@ def test_blank_video_is_a_small_black_keyframe_then_deltas():
     assert OPUS_SILENCE == b"\xf8\xff\xfe"
 
 
-def test_turn_credentials_follow_the_coturn_rest_scheme():
+def test_turn_credentials_follow_the_coturn_rest_scheme() -> None:
     """username is expiry:participant and credential is base64(HMAC-SHA1(secret, username))."""
     cred = turn_credentials("s3cret", "p1", ["turn:turn.example:3478"], ttl=600, now=1000)
     assert cred["username"] == "1600:p1"
@@ -190,7 +190,7 @@ def test_turn_credentials_follow_the_coturn_rest_scheme():
         turn_credentials("", "p1", [])
 
 
-def test_settings_validate_themselves():
+def test_settings_validate_themselves() -> None:
     """Impossible settings fail at construction with a message naming the field."""
     with pytest.raises(ValueError, match="max_per_session"):
         RelaySettings(max_per_session=1)

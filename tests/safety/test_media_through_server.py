@@ -38,12 +38,8 @@ async def test_call_media_flows_and_a_panic_cuts_it_at_the_relay(haven: Haven) -
 
     ice = await client_media.call("ice", {}, namespace="/media", timeout=5)
     assert ice == {"ok": True, "ice_servers": []}
-    me = Browser(MediaOffers(client_media), session_id, pid)  # type: ignore[arg-type]
-    them = Browser(
-        MediaOffers(console_media),
-        session_id,
-        staff.user["id"],  # type: ignore[arg-type]
-    )
+    me = Browser(MediaOffers(client_media), session_id, pid)
+    them = Browser(MediaOffers(console_media), session_id, staff.user["id"])
     follow_renegotiation(client_media, me)
     follow_renegotiation(console_media, them)
     try:

@@ -90,7 +90,7 @@ async def test_spoken_phrase_through_the_relay_pauses_and_alerts(
     console = await staff.console_socket()
     staff_inbox = Inbox(console, "/console", "alert")
     joined, sio, pc = await _speaking_client(haven, staff, session_id, wav, opt_in=True)
-    client_inbox = Inbox(sio, "/client", "paused")  # type: ignore[arg-type]
+    client_inbox = Inbox(sio, "/client", "paused")
     try:
         assert haven.app[SPOKEN].listening(joined["participant_id"])
         alert = await staff_inbox.next("alert", timeout=30)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from signals.spoken_phrase import check_phrase, phrase_words, syllable_count
 
-PRONUNCIATIONS = {
+PRONUNCIATIONS: dict[str, list[tuple[str, ...]]] = {
     "kaleidoscope": [("K", "AH", "L", "AY", "D", "AH", "S", "K", "OW", "P")],
     "blue": [("B", "L", "UW")],
     "blew": [("B", "L", "UW")],

@@ -56,7 +56,7 @@ async def _browser(
     media: socketio.AsyncClient, session_id: str, member_id: str, *, send: bool
 ) -> Browser:
     """An aiortc peer on a media connection that offers as a page does."""
-    browser = Browser(MediaOffers(media), session_id, member_id)  # type: ignore[arg-type]
+    browser = Browser(MediaOffers(media), session_id, member_id)
     follow_renegotiation(media, browser)
     if send:
         browser.add_media()

@@ -46,7 +46,7 @@ async def test_messages_between_nodes_are_json_not_pickle(
     decoded = json.loads(data)
     assert decoded["method"] == "emit" and decoded["event"] == "alert"
     assert decoded["data"] == [_alert()] and decoded["room"] == "staff:s1"
-    await pubsub.aclose()
+    await pubsub.aclose()  # type: ignore[no-untyped-call]
     await raw.aclose()
     await sio.shutdown()
 
