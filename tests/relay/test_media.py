@@ -21,6 +21,16 @@ def _blank_frames(seen: Seen, after: float = 0.0) -> int:
     return sum(1 for at, real in seen.frames if not real and at > after)
 
 
+def _real_after_first_blank(seen: Seen, after: float) -> int:
+    """Count real frames decoded after the first blank one since ``after``.
+
+    Decoded frames trail the packets by the jitter buffer's depth, so on a loaded machine the
+    last real frame can land just before the first blank one; order, not a time window, tells.
+    """
+    since = [real for at, real in seen.frames if at > after]
+    return sum(since[since.index(False) :]) if False in since else 0
+
+
 async def _all_see_each_other(room: Room, min_frames: int = 5, after: float = 0.0) -> None:
     for pid, me in room.browsers.items():
         for other in room.browsers:
@@ -92,7 +102,7 @@ async def test_pause_cuts_media_both_ways_and_resume_restores_it(
             first_blank = seen.first_blank_seq(paused_at)
             assert first_blank is not None
             assert seen.real_packets_sent_after(first_blank) == 0  # nothing real after the gate
-            assert _real_frames(seen, time.monotonic() - 0.2) == 0  # decoded: black / silent
+            assert not _real_after_first_blank(seen, paused_at)  # decoded: black / silent
     for viewer, other in ((a, "c"), (c, "a")):
         for seen in viewer.from_participant(other).values():
             assert seen.real_packets_after(paused_at + 0.2) > 0  # a and c are undisturbed
