@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import socketio
@@ -18,6 +18,15 @@ from server.auth.passwords import Passwords
 from server.config import Config
 from server.store import Store
 from server.web.keys import ACCOUNTS, STORE
+
+T = TypeVar("T")
+
+
+def some(value: T | None) -> T:
+    """The value a read just found; the test fails here if it found nothing."""
+    assert value is not None
+    return value
+
 
 PASSWORD = "correct horse battery"
 # One scaled unit for every wait, so a slow CI machine can stretch them all at once.

@@ -15,7 +15,7 @@ from server.models import PhraseCalibration
 from server.safeword.opus import WavAudioTrack
 from server.spoken import phrase_key
 from server.web.keys import SPOKEN
-from tests.harness import Haven, Inbox, Staff, open_media
+from tests.harness import Haven, Inbox, Staff, open_media, some
 
 PHRASE = "blue umbrella"
 WITH_PHRASE = "Yesterday I walked to the market with a blue umbrella and bought some bread."
@@ -153,7 +153,7 @@ async def test_client_who_did_not_opt_in_is_never_decoded(
         await asyncio.sleep(6)  # the whole sentence plays
         assert "signal.received" not in await haven.event_types(session_id)
         # Turning it on starts decoding; turning it off again stops it at once.
-        invite_id = (await haven.store.participant(pid)).invite_id  # type: ignore[union-attr]
+        invite_id = some(await haven.store.participant(pid)).invite_id
         await staff.call(
             "PATCH", f"/api/sessions/{session_id}/invites/{invite_id}", {"spoken_opt_in": True}
         )

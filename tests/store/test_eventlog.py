@@ -11,6 +11,7 @@ from server.audit import verify
 from server.store import NewEvent
 from server.store.chain import EventRecord
 from server.store.factory import audit_key
+from tests.harness import some
 from tests.store.conftest import Backend
 
 
@@ -124,7 +125,7 @@ async def test_checkpoints_every_n_and_at_shutdown(backend: Backend) -> None:
     assert [c.seq for c in await store.checkpoints()] == [10, 20, 25]
     assert await store.head_seq() == 25
     key = audit_key(backend.config)
-    assert key.last_head() is not None and key.last_head().seq == 25  # type: ignore[union-attr]
+    assert some(key.last_head()).seq == 25
     assert (await verify(store, key.secret, key.last_head())).ok
     await store.close()
 

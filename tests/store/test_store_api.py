@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
 
 import asyncpg
 import pytest
@@ -25,17 +24,10 @@ from server.store import (
 from server.store.base import ApiKey
 from server.store.factory import make_store
 from signals import AlertState
+from tests.harness import some
 from tests.store.conftest import Backend
 
 SETTINGS = {"a": 1, "webhook_url": "https://hooks.example.org/haven"}
-
-T = TypeVar("T")
-
-
-def _some(value: T | None) -> T:
-    """The value a read just found; the test fails here if it found nothing."""
-    assert value is not None
-    return value
 
 
 def _ev(kind: str = "note.added", session: str = "") -> NewEvent:
@@ -72,19 +64,19 @@ async def test_accounts_sessions_and_invites_round_trip(backend: Backend) -> Non
     """What is written comes back the same, and a taken email is refused with StoreError."""
     store, session, invite = await _seed(backend)
     try:
-        assert _some(await store.service_by_slug("svc")).settings == SETTINGS
+        assert some(await store.service_by_slug("svc")).settings == SETTINGS
         await store.update_service_settings("svc", {"b": 2})
-        assert _some(await store.service("svc")).settings == {"b": 2}
+        assert some(await store.service("svc")).settings == {"b": 2}
         with pytest.raises(StoreError, match="already exists"):
             await store.create_user(User("u2", "svc", "f@example.org", "lead", "h"), [])
-        assert _some(await store.user_by_email(" F@example.org ".lower())).id == "u1"
+        assert some(await store.user_by_email(" F@example.org ".lower())).id == "u1"
         assert await store.session("ses") == session
         assert await store.invite_by_token("tokhash") == invite
         await store.set_session_locked("ses", True, [_ev("session.locked", "ses")])
-        assert _some(await store.session("ses")).locked
+        assert some(await store.session("ses")).locked
         now = time.time()
         await store.create_login(Login("lh", "u1", "csrf", now, now), [])
-        assert _some(await store.login("lh")).csrf_token == "csrf"
+        assert some(await store.login("lh")).csrf_token == "csrf"
         await store.create_signin_link("sl", "u1", now + 60)
         assert await store.use_signin_link("sl", now) == "u1"
         assert await store.use_signin_link("sl", now) is None
@@ -102,7 +94,7 @@ async def test_token_holder_names_participant_invite_session_and_service(
     """An invite token before joining, the participant's token after; an unknown one: nothing."""
     store, session, invite = await _seed(backend)
     try:
-        service = _some(await store.service("svc"))
+        service = some(await store.service("svc"))
         assert await store.token_holder("tokhash") == Holder(None, invite, session, service)
         assert await store.token_holder("nobody") is None
         p = Participant("p1", "ses", "inv", "Sam", status="waiting")
@@ -211,7 +203,7 @@ async def test_signal_with_alert_and_webhook_commits_once(backend: Backend) -> N
         assert await s.record_signal(write)
         assert not await s.record_signal(write)
         assert await s.head_seq() == head + 2
-        paused = _some(await s.participant_by_token("ptok"))
+        paused = some(await s.participant_by_token("ptok"))
         assert paused.paused_reason == "panic" and paused.alert_id == "al1"
         assert [a.id for a in await s.open_alerts(service_id="svc")] == ["al1"]
         assert [a.id for a in await s.open_alerts(session_id="nope")] == []
@@ -235,13 +227,13 @@ async def test_signal_with_alert_and_webhook_commits_once(backend: Backend) -> N
         )
         await s.save_alert(resolved, [_ev("alert.resolved", "ses")])
         assert await s.open_alerts() == []
-        assert _some(await s.alert("al1")).state.progress == "resolved"
+        assert some(await s.alert("al1")).state.progress == "resolved"
         assert await s.end_session("ses", now, [_ev("session.ended", "ses")])
         assert not await s.end_session("ses", now, [])
-        assert _some(await s.participant("p1")).status == "left"
+        assert some(await s.participant("p1")).status == "left"
         assert await s.purge_personal_data(now + 1) == 1
-        assert _some(await s.invite("inv")).safety_plan == ""
-        assert _some(await s.participant("p1")).display_name == ""
+        assert some(await s.invite("inv")).safety_plan == ""
+        assert some(await s.participant("p1")).display_name == ""
     finally:
         await s.close()
 
