@@ -16,6 +16,7 @@ from server.safeword.opus import WavAudioTrack
 from server.spoken import phrase_key
 from server.web.keys import SPOKEN
 from tests.harness import Haven, Inbox, Staff, open_media, some
+from tests.safeword.conftest import Speak
 
 PHRASE = "blue umbrella"
 WITH_PHRASE = "Yesterday I walked to the market with a blue umbrella and bought some bread."
@@ -36,7 +37,7 @@ def _wav(pcm: bytes, path: Path) -> Path:
 
 async def _speaking_client(
     haven: Haven, staff: Staff, session_id: str, wav: Path, *, opt_in: bool
-) -> tuple[dict[str, str], object, Player]:
+) -> tuple[dict[str, str], socketio.AsyncClient, Player]:
     invite = await haven.invite(staff, session_id, spoken_phrase=PHRASE, spoken_opt_in=opt_in)
     joined = await haven.join(invite["token"])
     await staff.call(
@@ -80,11 +81,11 @@ async def _calibrated(haven: Haven) -> None:
 
 
 async def test_spoken_phrase_through_the_relay_pauses_and_alerts(
-    haven: Haven, speak: object, tmp_path: Path
+    haven: Haven, speak: Speak, tmp_path: Path
 ) -> None:
     """Saying the phrase in a sentence pauses the client, alerts staff, logs source spoken."""
     await _calibrated(haven)
-    wav = _wav(speak(WITH_PHRASE), tmp_path / "with.wav")  # type: ignore[operator]
+    wav = _wav(speak(WITH_PHRASE), tmp_path / "with.wav")
     staff = await haven.staff()
     session_id = await haven.new_session(staff)
     console = await staff.console_socket()
@@ -106,16 +107,16 @@ async def test_spoken_phrase_through_the_relay_pauses_and_alerts(
         assert "alert.raised" in await haven.event_types(session_id)
     finally:
         await pc.close()
-        await sio.disconnect()  # type: ignore[attr-defined]
+        await sio.disconnect()
         await console.disconnect()
 
 
 async def test_same_speech_without_the_phrase_does_nothing(
-    haven: Haven, speak: object, tmp_path: Path
+    haven: Haven, speak: Speak, tmp_path: Path
 ) -> None:
     """The same sentence without the phrase, fully decoded, raises nothing."""
     await _calibrated(haven)
-    pcm = speak(WITHOUT_PHRASE)  # type: ignore[operator]
+    pcm = speak(WITHOUT_PHRASE)
     wav = _wav(pcm, tmp_path / "without.wav")
     staff = await haven.staff()
     session_id = await haven.new_session(staff)
@@ -134,15 +135,15 @@ async def test_same_speech_without_the_phrase_does_nothing(
         assert "signal.received" not in await haven.event_types(session_id)
     finally:
         await pc.close()
-        await sio.disconnect()  # type: ignore[attr-defined]
+        await sio.disconnect()
 
 
 async def test_client_who_did_not_opt_in_is_never_decoded(
-    haven: Haven, speak: object, tmp_path: Path
+    haven: Haven, speak: Speak, tmp_path: Path
 ) -> None:
     """Without opt-in, the relay hands nobody this client's audio, phrase or not."""
     await _calibrated(haven)
-    wav = _wav(speak(WITH_PHRASE), tmp_path / "with.wav")  # type: ignore[operator]
+    wav = _wav(speak(WITH_PHRASE), tmp_path / "with.wav")
     staff = await haven.staff()
     session_id = await haven.new_session(staff)
     joined, sio, pc = await _speaking_client(haven, staff, session_id, wav, opt_in=False)
@@ -164,15 +165,15 @@ async def test_client_who_did_not_opt_in_is_never_decoded(
         assert not haven.app[SPOKEN].listening(pid)
     finally:
         await pc.close()
-        await sio.disconnect()  # type: ignore[attr-defined]
+        await sio.disconnect()
 
 
 async def test_practice_mode_hears_the_phrase_and_alerts_nobody(
-    haven: Haven, speak: object, tmp_path: Path
+    haven: Haven, speak: Speak, tmp_path: Path
 ) -> None:
     """In practice the client and staff hear 'detected'; no signal, no alert, no pause."""
     await _calibrated(haven)
-    wav = _wav(speak(WITH_PHRASE), tmp_path / "with.wav")  # type: ignore[operator]
+    wav = _wav(speak(WITH_PHRASE), tmp_path / "with.wav")
     staff = await haven.staff()
     session_id = await haven.new_session(staff)
     console = await staff.console_socket()
