@@ -118,6 +118,23 @@ class Seen:
         """Count packets of any kind that arrived after ``t``."""
         return sum(1 for at, _ in self.packets if at > t)
 
+    def real_frames_after(self, t: float = 0.0) -> int:
+        """Count decoded frames of real media (the picture or the tone) after ``t``."""
+        return sum(1 for at, real in self.frames if real and at > t)
+
+    def blank_frames_after(self, t: float = 0.0) -> int:
+        """Count decoded black or silent frames after ``t``."""
+        return sum(1 for at, real in self.frames if not real and at > t)
+
+    def real_frames_after_first_blank(self, t: float) -> int:
+        """Count real frames decoded after the first blank one since ``t``.
+
+        Decoded frames trail the packets by the jitter buffer's depth, so on a loaded machine the
+        last real frame can land just before the first blank one; order, not a time window, tells.
+        """
+        since = [real for at, real in self.frames if at > t]
+        return sum(since[since.index(False) :]) if False in since else 0
+
 
 class Answerer(Protocol):
     """What a ``Browser`` offers to: the relay itself, or a media socket in front of it."""

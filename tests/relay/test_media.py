@@ -13,23 +13,6 @@ from .conftest import Browser, BrowserFactory, Room, Seen, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
-def _real_frames(seen: Seen, after: float = 0.0) -> int:
-    return sum(1 for at, real in seen.frames if real and at > after)
-
-
-def _blank_frames(seen: Seen, after: float = 0.0) -> int:
-    return sum(1 for at, real in seen.frames if not real and at > after)
-
-
-def _real_after_first_blank(seen: Seen, after: float) -> int:
-    """Count real frames decoded after the first blank one since ``after``.
-
-    Decoded frames trail the packets by the jitter buffer's depth, so on a loaded machine the
-    last real frame can land just before the first blank one; order, not a time window, tells.
-    """
-    since = [real for at, real in seen.frames if at > after]
-    return sum(since[since.index(False) :]) if False in since else 0
-
 
 async def _all_see_each_other(room: Room, min_frames: int = 5, after: float = 0.0) -> None:
     for pid, me in room.browsers.items():
@@ -44,7 +27,7 @@ async def _all_see_each_other(room: Room, min_frames: int = 5, after: float = 0.
             tracks = me.from_participant(other)
 
             def all_real(t: dict[str, Seen] = tracks) -> bool:
-                return all(_real_frames(s, after) >= min_frames for s in t.values())
+                return all(s.real_frames_after(after) >= min_frames for s in t.values())
 
             await wait_for(all_real)
 
@@ -90,19 +73,19 @@ async def test_pause_cuts_media_both_ways_and_resume_restores_it(
         tracks = viewer.from_participant("b")
 
         def all_blank(t: dict[str, Seen] = tracks) -> bool:
-            return all(_blank_frames(s, paused_at) >= 3 for s in t.values())
+            return all(s.blank_frames_after(paused_at) >= 3 for s in t.values())
 
         await wait_for(all_blank)
     # Anything b was sent before the pause has landed by now; from here b must get nothing.
     b_counts = [len(s.packets) for s in b.seen.values()]
-    await wait_for(lambda: _real_frames(a.from_participant("c")["video"], paused_at) >= 10)
+    await wait_for(lambda: a.from_participant("c")["video"].real_frames_after(paused_at) >= 10)
     assert [len(s.packets) for s in b.seen.values()] == b_counts
     for viewer in (a, c):
         for seen in viewer.from_participant("b").values():
             first_blank = seen.first_blank_seq(paused_at)
             assert first_blank is not None
             assert seen.real_packets_sent_after(first_blank) == 0  # nothing real after the gate
-            assert not _real_after_first_blank(seen, paused_at)  # decoded: black / silent
+            assert not seen.real_frames_after_first_blank(paused_at)  # decoded: black / silent
     for viewer, other in ((a, "c"), (c, "a")):
         for seen in viewer.from_participant(other).values():
             assert seen.real_packets_after(paused_at + 0.2) > 0  # a and c are undisturbed
@@ -122,7 +105,9 @@ async def test_pause_is_idempotent_and_settable_before_the_first_offer(
     a = await browsers("a")
     b = await browsers("b")
     await wait_for(lambda: len(a.from_participant("b")) == 2)
-    await wait_for(lambda: all(_blank_frames(s) >= 3 for s in a.from_participant("b").values()))
+    await wait_for(
+        lambda: all(s.blank_frames_after() >= 3 for s in a.from_participant("b").values())
+    )
     assert all(s.real_packets_after(0) == 0 for s in a.from_participant("b").values())
     assert all(s.packets_after(0) == 0 for s in b.seen.values())
     relay.resume("b")
@@ -156,8 +141,10 @@ async def test_camera_off_participant_sends_audio_only(
     c = await browsers("c", video=False)
     await wait_for(lambda: len(a.from_participant("c")) == 1)
     assert set(a.from_participant("c")) == {"audio"}
-    await wait_for(lambda: _real_frames(a.from_participant("c")["audio"]) >= 5)
-    await wait_for(lambda: all(_real_frames(s) >= 5 for s in c.from_participant("a").values()))
+    await wait_for(lambda: a.from_participant("c")["audio"].real_frames_after() >= 5)
+    await wait_for(
+        lambda: all(s.real_frames_after() >= 5 for s in c.from_participant("a").values())
+    )
     assert set(c.from_participant("a")) == {"audio", "video"}
 
 
@@ -189,7 +176,9 @@ async def test_audio_listener_gets_only_that_participants_opus(
     await wait_for(lambda: len(got) >= 10)
     relay.set_audio_listener("b", None)
     count = len(got)
-    await wait_for(lambda: _real_frames(room.browsers["a"].from_participant("b")["audio"]) >= 30)
+    await wait_for(
+        lambda: room.browsers["a"].from_participant("b")["audio"].real_frames_after() >= 30
+    )
     assert len(got) == count
 
 
@@ -209,9 +198,7 @@ async def test_consumer_nack_is_answered_from_the_relays_history(
     main_pt, seq, _ = seen.raw[-5]
     await receiver._send_rtcp_nack(seen.ssrc, [seq])
     wanted = seq.to_bytes(2, "big")
-    await wait_for(
-        lambda: any(pt != main_pt and head[:2] == wanted for pt, _, head in seen.raw)
-    )
+    await wait_for(lambda: any(pt != main_pt and head[:2] == wanted for pt, _, head in seen.raw))
 
 
 async def test_source_gets_bitrate_estimate_capped_by_settings(

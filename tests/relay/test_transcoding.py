@@ -17,14 +17,6 @@ pytestmark = pytest.mark.timeout(90)
 H264 = "video/H264"
 
 
-def _real_frames(seen: Seen, after: float = 0.0) -> int:
-    return sum(1 for at, real in seen.frames if real and at > after)
-
-
-def _blank_frames(seen: Seen, after: float = 0.0) -> int:
-    return sum(1 for at, real in seen.frames if not real and at > after)
-
-
 def _transcode_threads() -> int:
     return sum(1 for t in threading.enumerate() if t.name.startswith("haven-transcode"))
 
@@ -45,7 +37,7 @@ async def _sees_real_video(
 ) -> Seen:
     await wait_for(lambda: "video" in viewer.from_participant(source))
     seen = viewer.from_participant(source)["video"]
-    await wait_for(lambda: _real_frames(seen, after) >= count)
+    await wait_for(lambda: seen.real_frames_after(after) >= count)
     return seen
 
 
@@ -73,15 +65,15 @@ async def test_h264_only_consumer_gets_transcoded_video_while_vp8_peers_forward(
     relay.pause("a")
     paused_at = time.monotonic()
     seen = c.from_participant("a")["video"]
-    await wait_for(lambda: _blank_frames(seen, paused_at) >= 3)
+    await wait_for(lambda: seen.blank_frames_after(paused_at) >= 3)
     first_blank = seen.first_blank_seq(paused_at)
     assert first_blank is not None
     assert seen.real_packets_sent_after(first_blank) == 0  # nothing real after the gate
     settle = time.monotonic()
-    await wait_for(lambda: _blank_frames(seen, settle) >= 3)
-    assert _real_frames(seen, settle) == 0  # decoded: black, not a frozen picture
+    await wait_for(lambda: seen.blank_frames_after(settle) >= 3)
+    assert seen.real_frames_after(settle) == 0  # decoded: black, not a frozen picture
     await _sees_real_video(c, "b", after=settle)  # the other transcoded leg is undisturbed
-    assert _real_frames(b.from_participant("a")["video"], settle) == 0
+    assert b.from_participant("a")["video"].real_frames_after(settle) == 0
 
     relay.resume("a")
     await _sees_real_video(c, "a", after=time.monotonic())
